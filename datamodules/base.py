@@ -1,0 +1,218 @@
+"""`EmotionDataModule`: the base every dataset subclasses. Subclasses read files into `DatasetArrays`; the base owns
+the cache, fold splits, normalisation (fit on the training fold), masks, batching and label statistics."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from datamodules import cache as cache_lib
+from datamodules.arrays import DatasetArrays
+from datamodules.batch import EmotionBatch
+from datamodules.folds import count_folds, split_indices
+from datamodules.registry import Registry
+from datamodules.specs import ModalitySpec, TaskSpec
+from datamodules.statistics import LabelStatistics, label_statistics
+
+log = logging.getLogger(__name__)
+DATAMODULES = Registry("dataset")
+
+# Options that do not change the arrays a reader returns, so they stay out of the cache key.
+_LOADER_OPTIONS = {"batch_size", "fold", "protocol", "num_folds", "val_fraction", "split_seed", "normalize",
+                   "include", "cache_dir", "num_workers", "root"}
+
+
+class EmotionDataModule(L.LightningDataModule):
+    """Base datamodule. Subclass with `class MyData(EmotionDataModule, name="my-data")` and implement
+    `describe()` (task and modalities from the options, without reading files) and `read()` (files -> arrays).
+    Override `source_files()` to enable the cache (its key hashes those files' sizes/mtimes and the options).
+
+    Args:
+        root: dataset folder (readers of real data only).
+        batch_size: mini-batch size.
+        fold: which fold of the protocol to run.
+        protocol: official | kfold | group-kfold | loso; None = the dataset's `default_protocol`.
+        num_folds: folds for kfold / group-kfold.
+        val_fraction: share of training rows (kfold) or groups (group protocols) held out for validation.
+        split_seed: seed of the fold assignment; fixed across training seeds so seeds share folds.
+        include: use only these modalities (None = all).
+        normalize: z-score each feature with training-fold statistics over real steps.
+        cache_dir: where decoded arrays are cached (default $EMOBENCH_CACHE_DIR or ~/.cache/emobench).
+        num_workers: DataLoader workers (0 is fastest for in-memory tensors).
+    """
+
+    default_protocol: ClassVar[str] = "official"
+    reader_version: ClassVar[int] = 1
+    dataset_name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            cls.dataset_name = name
+            DATAMODULES.add(name, cls)
+
+    def __init__(
+        self,
+        root: str | None = None,
+        batch_size: int = 64,
+        fold: int = 0,
+        protocol: str | None = None,
+        num_folds: int = 5,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        include: list[str] | None = None,
+        normalize: bool = True,
+        cache_dir: str | None = None,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # also collects the subclass's own __init__ arguments
+        self.root = Path(root).expanduser() if root else None
+        self.batch_size = batch_size
+        self.fold = fold
+        self.protocol = protocol or self.default_protocol
+        self._num_folds = num_folds
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+        self.include = list(include) if include else None
+        self.normalize = normalize
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else cache_lib.default_cache_dir()
+        self.num_workers = num_workers
+        self._arrays: DatasetArrays | None = None
+        self._tensors: dict[str, Any] | None = None
+        self._splits: dict[str, np.ndarray] = {}
+
+    # ---- to implement in subclasses -------------------------------------------------------------------------
+    def describe(self) -> tuple[TaskSpec, tuple[ModalitySpec, ...]]:
+        """Task and all modalities, derived from the options alone."""
+        raise NotImplementedError
+
+    def read(self) -> DatasetArrays:
+        """Read the dataset's files into arrays (called once; the result is cached)."""
+        raise NotImplementedError
+
+    def source_files(self) -> list[Path]:
+        """Files whose size/mtime key the cache; [] disables caching (e.g. generated data)."""
+        return []
+
+    def options(self) -> dict[str, Any]:
+        """Options that change what `read()` returns (part of the cache key)."""
+        return {k: v for k, v in self.hparams.items() if k not in _LOADER_OPTIONS}
+
+    # ---- public contract ------------------------------------------------------------------------------------
+    @property
+    def task(self) -> TaskSpec:
+        return self.describe()[0]
+
+    @property
+    def modalities(self) -> tuple[ModalitySpec, ...]:
+        specs = self.describe()[1]
+        if self.include is None:
+            return specs
+        unknown = set(self.include) - {s.name for s in specs}
+        if unknown:
+            raise ValueError(f"<include={self.include}>: unknown modalities {sorted(unknown)}; "
+                             f"{self.dataset_name} has {[s.name for s in specs]}.")
+        return tuple(s for s in specs if s.name in self.include)
+
+    @property
+    def num_folds(self) -> int:
+        groups = self.arrays.groups if self.protocol == "loso" else None
+        return count_folds(self.protocol, self._num_folds, groups)
+
+    @property
+    def arrays(self) -> DatasetArrays:
+        if self._arrays is None:
+            self._arrays = self._load()
+        return self._arrays
+
+    def label_statistics(self) -> LabelStatistics:
+        """Label statistics of the training fold only."""
+        self.setup()
+        return label_statistics(self.arrays.target[self._splits["train"]], self.task.num_labels)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._tensors is not None:
+            return
+        arrays = self.arrays
+        train, valid, test = split_indices(self.protocol, self.fold, self._num_folds, self.val_fraction,
+                                           self.split_seed, arrays.split, arrays.groups, len(arrays))
+        for name, rows in (("train", train), ("valid", valid), ("test", test)):
+            if len(rows) == 0:
+                raise ValueError(f"{self.dataset_name}: the {name} split of fold {self.fold} "
+                                 f"(protocol {self.protocol!r}) is empty. Make sure the data has {name} rows.")
+        self._splits = {"train": train, "valid": valid, "test": test}
+        inputs, masks = {}, {}
+        for spec in self.modalities:
+            x = np.asarray(arrays.inputs[spec.name], dtype=np.float32)
+            m = np.asarray(arrays.masks[spec.name], dtype=bool)
+            if self.normalize:
+                real = x[train][m[train]]
+                mean = real.mean(axis=0) if len(real) else np.zeros(spec.dim, np.float32)
+                std = real.std(axis=0) if len(real) else np.ones(spec.dim, np.float32)
+                x = np.where(m[..., None], (x - mean) / np.maximum(std, 1e-6), 0.0).astype(np.float32)
+            inputs[spec.name] = torch.from_numpy(np.ascontiguousarray(x))
+            masks[spec.name] = torch.from_numpy(m)
+        target = torch.from_numpy(np.asarray(arrays.target))
+        target = target.long() if self.task.kind == "multiclass" else target.float()
+        groups = torch.from_numpy(arrays.groups.astype(np.int64)) if arrays.groups is not None else None
+        self._tensors = {"inputs": inputs, "masks": masks, "target": target, "groups": groups}
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def split_sizes(self) -> dict[str, int]:
+        self.setup()
+        return {k: len(v) for k, v in self._splits.items()}
+
+    # ---- internals ------------------------------------------------------------------------------------------
+    def _load(self) -> DatasetArrays:
+        task, specs = self.describe()
+        files = self.source_files()
+        source = f"dataset {self.dataset_name!r}"
+        if not files:
+            arrays = self.read()
+        else:
+            key = cache_lib.cache_key(type(self).__name__, self.reader_version, self.options(), files)
+            folder = self.cache_dir / f"{self.dataset_name}-{key}"
+            arrays = cache_lib.load_cached(folder)
+            if arrays is None:
+                arrays = self.read()
+                arrays.check(task, specs, source)
+                cache_lib.save_cached(arrays, folder)
+                arrays = cache_lib.load_cached(folder)
+            else:
+                log.info("%s: using cached arrays in %s", self.dataset_name, folder)
+        arrays.check(task, specs, source)
+        return arrays
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        self.setup()
+        rows = torch.from_numpy(self._splits[split])
+        return DataLoader(rows, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self._collate,
+                          num_workers=self.num_workers)
+
+    def _collate(self, rows: list[torch.Tensor]) -> EmotionBatch:
+        idx = torch.stack(rows)
+        t = self._tensors
+        ids = self.arrays.ids
+        return EmotionBatch(
+            inputs={m: x[idx] for m, x in t["inputs"].items()},
+            masks={m: x[idx] for m, x in t["masks"].items()},
+            target=t["target"][idx],
+            subject=t["groups"][idx] if t["groups"] is not None else None,
+            index=idx,
+            ids=[str(ids[i]) for i in idx.tolist()] if ids is not None else [],
+        )

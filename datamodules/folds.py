@@ -1,0 +1,72 @@
+"""Evaluation protocols: which rows train, validate and test in fold k. Test rows never select models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+PROTOCOLS = ("official", "kfold", "group-kfold", "loso")
+
+
+def count_folds(protocol: str, num_folds: int, groups: np.ndarray | None) -> int:
+    if protocol == "official":
+        return 1
+    if protocol == "loso":
+        return len(np.unique(_need_groups(groups, protocol)))
+    return num_folds
+
+
+def split_indices(
+    protocol: str,
+    fold: int,
+    num_folds: int,
+    val_fraction: float,
+    seed: int,
+    split: np.ndarray | None,
+    groups: np.ndarray | None,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, valid, test) row indices of fold `fold`.
+
+    official: the dataset's own train/valid/test split.  kfold: rows in `num_folds` folds, validation a random
+    `val_fraction` of the other rows.  group-kfold / loso: whole groups (subjects, sessions) per fold and
+    validation groups drawn from the training groups, so validation is as group-independent as test.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got <protocol={protocol}>.")
+    total = count_folds(protocol, num_folds, groups)
+    if not 0 <= fold < total:
+        raise ValueError(f"<fold={fold}> is out of range: protocol {protocol!r} has {total} fold(s) (0..{total - 1}).")
+    rng = np.random.default_rng(seed)
+    if protocol == "official":
+        if split is None:
+            raise ValueError("protocol 'official' needs a dataset with an official split; use kfold or group-kfold.")
+        return tuple(np.flatnonzero(split == s) for s in ("train", "valid", "test"))
+    if protocol == "kfold":
+        if num_folds < 2:
+            raise ValueError(f"kfold needs <num_folds={num_folds}> >= 2.")
+        order = rng.permutation(n)
+        test = np.sort(order[fold::num_folds])
+        rest = rng.permutation(np.setdiff1d(np.arange(n), test))
+        n_val = max(1, int(round(val_fraction * len(rest))))
+        return np.sort(rest[n_val:]), np.sort(rest[:n_val]), test
+    groups = _need_groups(groups, protocol)
+    unique = rng.permutation(np.unique(groups))
+    folds = len(unique) if protocol == "loso" else num_folds
+    if folds < 2 or folds > len(unique):
+        raise ValueError(f"{protocol} needs 2 <= num_folds <= {len(unique)} groups, got <num_folds={folds}>.")
+    test_groups = unique[fold::folds]
+    rest = np.array([g for g in unique if g not in set(test_groups)])
+    n_val = max(1, int(round(val_fraction * len(rest))))
+    if n_val >= len(rest):
+        raise ValueError(f"{protocol}: too few groups ({len(unique)}) to hold out test and validation groups.")
+    val_groups = rest[:n_val]
+    test = np.flatnonzero(np.isin(groups, test_groups))
+    valid = np.flatnonzero(np.isin(groups, val_groups))
+    train = np.flatnonzero(~np.isin(groups, np.concatenate([test_groups, val_groups])))
+    return train, valid, test
+
+
+def _need_groups(groups: np.ndarray | None, protocol: str) -> np.ndarray:
+    if groups is None:
+        raise ValueError(f"protocol {protocol!r} needs subject/session groups, but this dataset has none.")
+    return groups

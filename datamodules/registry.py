@@ -1,0 +1,69 @@
+"""Name -> class registries filled by subclassing, and loading of a user's own module by import path."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+
+class UnknownNameError(KeyError):
+    """Raised for a name that no registered class carries; the message lists the known names."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes
+        return str(self.args[0])
+
+
+class Registry:
+    """A registry of classes by name. Duplicate names from different classes raise."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._classes: dict[str, type] = {}
+
+    def add(self, name: str, cls: type) -> None:
+        old = self._classes.get(name)
+        if old is not None and f"{old.__module__}.{old.__qualname__}" != f"{cls.__module__}.{cls.__qualname__}":
+            raise ValueError(
+                f"Duplicate {self.kind} name {name!r}: already registered by {old.__module__}.{old.__qualname__}, "
+                f"now also by {cls.__module__}.{cls.__qualname__}. Make sure each {self.kind} has its own name."
+            )
+        self._classes[name] = cls
+
+    def get(self, name: str) -> type:
+        if name not in self._classes:
+            close = difflib.get_close_matches(name, self._classes, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownNameError(
+                f"Unknown {self.kind} <{self.kind}={name}>.{hint} Known {self.kind}s: {', '.join(self.names())}. "
+                f"Make sure a module defining your own {self.kind} is imported (config key `imports`)."
+            )
+        return self._classes[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._classes
+
+
+def import_user_module(path: str) -> None:
+    """Import `path`: a dotted module name (`mypkg.my_model`) or a `.py` file; its subclasses register."""
+    if path.endswith(".py"):
+        file = Path(path).expanduser().resolve()
+        if not file.is_file():
+            raise FileNotFoundError(f"imports: no such Python file <{path}>. Make sure the path is right.")
+        name = f"emobench_user_{file.stem}"
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return
+    try:
+        importlib.import_module(path)
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError(
+            f"imports: cannot import <{path}> ({err}). Make sure it is on PYTHONPATH or give a .py file path."
+        ) from err

@@ -1,0 +1,1 @@
+"""Synthetic twins: learnable stand-ins with each real dataset's task, labels, modalities and protocol."""

@@ -1,0 +1,173 @@
+"""`EmotionModel`: the LightningModule every method subclasses. A subclass writes `__init__` and
+`forward(batch) -> ModelOutput`; the base owns the task loss, weighted auxiliary losses, predictions, metrics,
+logging under train/ val/ test/, the optimiser and its schedule. Subclassing with `name=` registers the method."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+from torch import nn
+
+from datamodules.batch import EmotionBatch
+from datamodules.registry import Registry
+from datamodules.specs import ModalitySpec, TaskSpec
+from datamodules.statistics import LabelStatistics
+from metrics import metrics_for, primary_metric
+from models.output import ModelOutput
+from models.task_head import predict, task_loss
+
+MODELS = Registry("model")
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+class EmotionModel(L.LightningModule):
+    """Base of every method: `class Tailor(EmotionModel, name="tailor")`.
+
+    Args:
+        task: the dataset's TaskSpec.  modalities: its ModalitySpecs (any number >= 1).
+        label_stats: training-fold label statistics (for methods and baselines that use them).
+        lr, weight_decay: AdamW settings (no decay on biases and norm/1-d parameters).
+        schedule: constant | linear (warm-up then linear decay to 0, as BERT's warmup_linear) | cosine.
+        warmup_fraction: share of all training steps spent warming up (linear and cosine).
+        threshold: multilabel decision threshold used by the metrics (strict >).
+        aux_weights: weights of the auxiliary losses by name; overrides the class's `default_aux_weights`.
+    """
+
+    model_name: ClassVar[str] = ""
+    default_aux_weights: ClassVar[dict[str, float]] = {}
+
+    def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            cls.model_name = name
+            MODELS.add(name, cls)
+
+    def __init__(
+        self,
+        task: TaskSpec,
+        modalities: Sequence[ModalitySpec],
+        label_stats: LabelStatistics | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        schedule: str = "constant",
+        warmup_fraction: float = 0.0,
+        threshold: float = 0.5,
+        aux_weights: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        if not modalities:
+            raise ValueError(f"{type(self).__name__}: needs at least one modality, got none.")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"<schedule={schedule}> must be one of {SCHEDULES}.")
+        self.save_hyperparameters(ignore=["task", "modalities", "label_stats"])
+        self.hparams["task"] = task.to_dict()
+        self.hparams["modalities"] = [m.to_dict() for m in modalities]
+        self.task = task
+        self.modalities = tuple(modalities)
+        self.label_stats = label_stats
+        self.aux_weights = {**self.default_aux_weights, **(aux_weights or {})}
+        self.train_metrics = metrics_for(task.kind, task.num_labels, threshold).clone(prefix="train/")
+        self.val_metrics = metrics_for(task.kind, task.num_labels, threshold).clone(prefix="val/")
+        self.test_metrics = metrics_for(task.kind, task.num_labels, threshold).clone(prefix="test/")
+        name, higher = primary_metric(task.kind)
+        self.monitor, self.monitor_mode = f"val/{name}", ("max" if higher else "min")
+
+    @classmethod
+    def hyperparameter_names(cls) -> set[str]:
+        """Every keyword an instance accepts besides task/modalities/label_stats (for config validation)."""
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            if klass is L.LightningModule:
+                break
+            if "__init__" in vars(klass):
+                names |= {p.name for p in inspect.signature(klass.__init__).parameters.values()
+                          if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        return names - {"self", "task", "modalities", "label_stats", "kwargs"}
+
+    def forward(self, batch: EmotionBatch) -> ModelOutput:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(batch) -> ModelOutput")
+
+    # ---- one step for every stage -------------------------------------------------------------------------
+    def _shared_step(self, batch: EmotionBatch, stage: str) -> torch.Tensor:
+        out = self(batch)
+        loss = task_loss(self.task.kind, out.logits, batch.target)
+        total = loss
+        log = {f"{stage}/task_loss": loss}
+        for name, value in out.aux_losses.items():
+            weight = self.aux_weights.get(name, 1.0)
+            log[f"{stage}/aux/{name}"] = value
+            if weight:
+                total = total + weight * value
+        log[f"{stage}/loss"] = total
+        if stage == "train" and not torch.isfinite(total):
+            raise FloatingPointError(
+                f"{type(self).__name__}: non-finite training loss {total.item()} at step {self.global_step} "
+                f"(terms: { {k: float(v) for k, v in log.items()} }). Make sure inputs are finite or lower the lr."
+            )
+        bs = len(batch)
+        self.log_dict(log, on_step=stage == "train", on_epoch=True, batch_size=bs, prog_bar=False)
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(predict(self.task.kind, out.logits.detach()), batch.target)
+        return total
+
+    def training_step(self, batch: EmotionBatch, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: EmotionBatch, batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: EmotionBatch, batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def _log_metrics(self, stage: str) -> None:
+        metrics = getattr(self, f"{stage}_metrics")
+        self.log_dict(metrics.compute(), prog_bar=stage == "val")
+        metrics.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def predict_step(self, batch: EmotionBatch, batch_idx: int) -> torch.Tensor:
+        return predict(self.task.kind, self(batch).logits)
+
+    # ---- optimiser ------------------------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        decay = [p for p in self.parameters() if p.requires_grad and p.ndim > 1]
+        no_decay = [p for p in self.parameters() if p.requires_grad and p.ndim <= 1]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=hp.lr,
+        )
+        if hp.schedule == "constant" and hp.warmup_fraction == 0:
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(hp.warmup_fraction * total)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return step / max(1, warmup)
+            progress = (step - warmup) / max(1, total - warmup)
+            if hp.schedule == "linear":
+                return max(0.0, 1.0 - progress)
+            if hp.schedule == "cosine":
+                return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+            return 1.0
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

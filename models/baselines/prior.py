@@ -1,0 +1,28 @@
+"""`prior`: predicts the training-fold label statistics for every sample, ignoring the inputs (the floor)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from datamodules.batch import EmotionBatch
+from models.base import EmotionModel
+from models.output import ModelOutput
+
+
+class LabelPrior(EmotionModel, name="prior"):
+    """Constant logits initialised from the training labels: logit of each label's rate (multilabel) or log of the
+    mean distribution / class prior (softmax tasks). The logits stay trainable so that, without statistics, training
+    learns the same prior; no input is ever read."""
+
+    def __init__(self, task, modalities, label_stats=None, **kwargs) -> None:
+        super().__init__(task, modalities, label_stats, **kwargs)
+        init = torch.zeros(task.num_labels)
+        if label_stats is not None:
+            p = np.clip(np.asarray(label_stats.frequency, dtype=np.float64), 1e-4, 1 - 1e-4)
+            init = torch.tensor(np.log(p / (1 - p)) if task.kind == "multilabel" else np.log(p), dtype=torch.float32)
+        self.bias = nn.Parameter(init)
+
+    def forward(self, batch: EmotionBatch) -> ModelOutput:
+        return ModelOutput(logits=self.bias.expand(len(batch), -1))
