@@ -1,0 +1,105 @@
+"""Label-distribution ``canberra``: mean over samples of sum_j |d_j - p_j| / (d_j + p_j) (lower is better).
+
+Part of the label-distribution-learning metrics (DEAP/DREAMER/WESAD emotion distributions), defined as in
+PyLDL (``pyldl/metrics.py`` of SpriteMisaka/PyLDL) including its handling of zeros (see the class
+docstring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+from metrics._utils import (
+    _batch_count,
+    _check_distribution_inputs,
+    _check_optional_num_labels,
+    _pyldl_clip,
+    _sample_mean,
+)
+
+
+def _canberra_update(
+    preds: Tensor, target: Tensor, num_labels: int | None = None, validate_args: bool = True
+) -> tuple[Tensor, Tensor]:
+    """Check the inputs; return (float64 sum over the batch of per-sample values, batch size)."""
+    _check_distribution_inputs(preds, target, num_labels, validate_args)
+    d, p = _pyldl_clip(target), _pyldl_clip(preds)
+    per_sample = ((d - p).abs() / (d + p)).sum(dim=1)
+    return per_sample.sum(), _batch_count(preds)
+
+
+def _canberra_compute(value_sum: Tensor, num_samples: Tensor) -> Tensor:
+    """Mean over samples (float64); NaN if no sample was seen."""
+    return _sample_mean(value_sum, num_samples)
+
+
+def canberra_distance(preds: Tensor, target: Tensor, validate_args: bool = True) -> Tensor:
+    """Functional form of :class:`CanberraDistance` on one set of distributions (see there)."""
+    return _canberra_compute(*_canberra_update(preds, target, None, validate_args))
+
+
+class CanberraDistance(Metric):
+    r"""Canberra distance, averaged over samples (lower is better).
+
+    .. math::
+
+        \text{canberra} = \frac{1}{N} \sum_{i=1}^{N} \sum_j \frac{|d_{ij} - p_{ij}|}{d_{ij} + p_{ij}}
+
+    with :math:`d` the true and :math:`p` the predicted distribution of a sample. Zeros are clipped exactly as
+    PyLDL does: both distributions are cast to float64 and clipped to [eps, 1] with
+    eps = ``numpy.finfo(numpy.float64).eps`` = 2.220446049250313e-16 (PyLDL's ``_clip`` decorator applies
+    ``np.clip(x, EPS, 1.)`` to ``D`` and ``D_pred``; ``pyldl/algorithms/utils.py`` in SpriteMisaka/PyLDL), so
+    a zero gives finite values, never NaN or inf. Agrees with PyLDL's ``canberra`` to float64 precision.
+
+    Inputs:
+        ``preds``: (B, L) floating tensor, the predicted distributions (values in [0, 1], rows sum to 1).
+        ``target``: (B, L) floating tensor, the true distributions (values in [0, 1], rows sum to 1).
+
+    Args:
+        num_labels: number of labels L; when given, ``preds.shape[1]`` must equal it.
+        validate_args: check values (in [0, 1], rows summing to 1 within 1e-3); shapes and dtypes are always
+            checked.
+        kwargs: passed to :class:`torchmetrics.Metric`.
+
+    Raises:
+        ValueError: ``num_labels`` not a positive integer; ``preds``/``target`` not 2-D, of different shapes,
+            with ``shape[1] != num_labels``, values outside [0, 1] or a row not summing to 1.
+        TypeError: ``preds`` or ``target`` not a floating point tensor.
+
+    Example:
+        >>> import torch
+        >>> from metrics import CanberraDistance
+        >>> preds = torch.tensor([[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]])
+        >>> target = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+        >>> metric = CanberraDistance()
+        >>> metric(preds, target)  # ((0 + 1/3 + ~1) + 0) / 2 = 2/3
+        tensor(0.6667, dtype=torch.float64)
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    canberra_sum: Tensor
+    canberra_count: Tensor
+
+    def __init__(self, num_labels: int | None = None, validate_args: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _check_optional_num_labels(num_labels)
+        self.num_labels = num_labels
+        self.validate_args = validate_args
+        self.add_state("canberra_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("canberra_count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        """Add the batch's per-sample values and its size."""
+        value_sum, num_samples = _canberra_update(preds, target, self.num_labels, self.validate_args)
+        self.canberra_sum += value_sum
+        self.canberra_count += num_samples
+
+    def compute(self) -> Tensor:
+        """Mean over every sample seen."""
+        return _canberra_compute(self.canberra_sum, self.canberra_count)

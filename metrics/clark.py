@@ -1,0 +1,106 @@
+"""Label-distribution ``clark``: mean of sqrt(sum_j (d_j - p_j)^2 / (d_j + p_j)^2) (lower is better).
+
+Part of the label-distribution-learning metrics (DEAP/DREAMER/WESAD emotion distributions), defined as in
+PyLDL (``pyldl/metrics.py`` of SpriteMisaka/PyLDL) including its handling of zeros (see the class
+docstring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+from metrics._utils import (
+    _batch_count,
+    _check_distribution_inputs,
+    _check_optional_num_labels,
+    _pyldl_clip,
+    _sample_mean,
+)
+
+
+def _clark_update(
+    preds: Tensor, target: Tensor, num_labels: int | None = None, validate_args: bool = True
+) -> tuple[Tensor, Tensor]:
+    """Check the inputs; return (float64 sum over the batch of per-sample values, batch size)."""
+    _check_distribution_inputs(preds, target, num_labels, validate_args)
+    d, p = _pyldl_clip(target), _pyldl_clip(preds)
+    per_sample = ((d - p) ** 2 / (d + p) ** 2).sum(dim=1).sqrt()
+    return per_sample.sum(), _batch_count(preds)
+
+
+def _clark_compute(value_sum: Tensor, num_samples: Tensor) -> Tensor:
+    """Mean over samples (float64); NaN if no sample was seen."""
+    return _sample_mean(value_sum, num_samples)
+
+
+def clark_distance(preds: Tensor, target: Tensor, validate_args: bool = True) -> Tensor:
+    """Functional form of :class:`ClarkDistance` on one set of distributions (see there)."""
+    return _clark_compute(*_clark_update(preds, target, None, validate_args))
+
+
+class ClarkDistance(Metric):
+    r"""Clark distance, averaged over samples (lower is better).
+
+    .. math::
+
+        \text{clark} = \frac{1}{N} \sum_{i=1}^{N}
+        \sqrt{\sum_j \frac{(d_{ij} - p_{ij})^2}{(d_{ij} + p_{ij})^2}}
+
+    with :math:`d` the true and :math:`p` the predicted distribution of a sample. Zeros are clipped exactly as
+    PyLDL does: both distributions are cast to float64 and clipped to [eps, 1] with
+    eps = ``numpy.finfo(numpy.float64).eps`` = 2.220446049250313e-16 (PyLDL's ``_clip`` decorator applies
+    ``np.clip(x, EPS, 1.)`` to ``D`` and ``D_pred``; ``pyldl/algorithms/utils.py`` in SpriteMisaka/PyLDL), so
+    a zero gives finite values, never NaN or inf. Agrees with PyLDL's ``clark`` to float64 precision.
+
+    Inputs:
+        ``preds``: (B, L) floating tensor, the predicted distributions (values in [0, 1], rows sum to 1).
+        ``target``: (B, L) floating tensor, the true distributions (values in [0, 1], rows sum to 1).
+
+    Args:
+        num_labels: number of labels L; when given, ``preds.shape[1]`` must equal it.
+        validate_args: check values (in [0, 1], rows summing to 1 within 1e-3); shapes and dtypes are always
+            checked.
+        kwargs: passed to :class:`torchmetrics.Metric`.
+
+    Raises:
+        ValueError: ``num_labels`` not a positive integer; ``preds``/``target`` not 2-D, of different shapes,
+            with ``shape[1] != num_labels``, values outside [0, 1] or a row not summing to 1.
+        TypeError: ``preds`` or ``target`` not a floating point tensor.
+
+    Example:
+        >>> import torch
+        >>> from metrics import ClarkDistance
+        >>> preds = torch.tensor([[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]])
+        >>> target = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+        >>> metric = ClarkDistance()
+        >>> metric(preds, target)  # (sqrt(0 + (1/4)^2/(3/4)^2 + ~1) + 0) / 2 = sqrt(10/9) / 2
+        tensor(0.5270, dtype=torch.float64)
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    clark_sum: Tensor
+    clark_count: Tensor
+
+    def __init__(self, num_labels: int | None = None, validate_args: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _check_optional_num_labels(num_labels)
+        self.num_labels = num_labels
+        self.validate_args = validate_args
+        self.add_state("clark_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("clark_count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        """Add the batch's per-sample values and its size."""
+        value_sum, num_samples = _clark_update(preds, target, self.num_labels, self.validate_args)
+        self.clark_sum += value_sum
+        self.clark_count += num_samples
+
+    def compute(self) -> Tensor:
+        """Mean over every sample seen."""
+        return _clark_compute(self.clark_sum, self.clark_count)

@@ -1,0 +1,125 @@
+"""One ``MetricCollection`` per task kind, and each kind's primary metric for model selection and ranking.
+
+The names are the contract: the suite logs them as ``val/<name>`` and ``test/<name>`` (the model base clones
+the collection per stage with ``prefix=``). Whether higher is better is read from the metric classes'
+``higher_is_better``, never from a side table."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from torchmetrics import Metric, MetricCollection
+
+from metrics._utils import _check_int_at_least, _check_threshold
+from metrics.canberra import CanberraDistance
+from metrics.chebyshev import ChebyshevDistance
+from metrics.clark import ClarkDistance
+from metrics.cosine import CosineSimilarity
+from metrics.hamming_loss import HammingLoss
+from metrics.intersection import IntersectionSimilarity
+from metrics.jaccard_accuracy import JaccardAccuracy
+from metrics.kl_divergence import KLDivergence
+from metrics.micro_f1 import MicroF1
+from metrics.micro_precision import MicroPrecision
+from metrics.micro_recall import MicroRecall
+from metrics.multiclass_macro_f1 import MulticlassMacroF1
+from metrics.multilabel_macro_f1 import MultilabelMacroF1
+from metrics.unweighted_accuracy import UnweightedAccuracy
+from metrics.weighted_accuracy import WeightedAccuracy
+from metrics.weighted_f1 import WeightedF1
+
+#: Metric name -> class, per task kind (read-only).
+METRIC_CLASSES: MappingProxyType[str, MappingProxyType[str, type[Metric]]] = MappingProxyType(
+    {
+        "multilabel": MappingProxyType(
+            {
+                "accuracy": JaccardAccuracy,
+                "micro_precision": MicroPrecision,
+                "micro_recall": MicroRecall,
+                "micro_f1": MicroF1,
+                "macro_f1": MultilabelMacroF1,
+                "hamming_loss": HammingLoss,
+            }
+        ),
+        "distribution": MappingProxyType(
+            {
+                "chebyshev": ChebyshevDistance,
+                "clark": ClarkDistance,
+                "canberra": CanberraDistance,
+                "kl": KLDivergence,
+                "cosine": CosineSimilarity,
+                "intersection": IntersectionSimilarity,
+            }
+        ),
+        "multiclass": MappingProxyType(
+            {
+                "wa": WeightedAccuracy,
+                "ua": UnweightedAccuracy,
+                "macro_f1": MulticlassMacroF1,
+                "weighted_f1": WeightedF1,
+            }
+        ),
+    }
+)
+
+PRIMARY_METRIC = {"multilabel": "micro_f1", "distribution": "kl", "multiclass": "ua"}
+
+
+def _classes(kind: str) -> MappingProxyType[str, type[Metric]]:
+    if kind not in METRIC_CLASSES:
+        raise ValueError(f"Unknown task kind {kind!r}; expected one of {tuple(METRIC_CLASSES)}.")
+    return METRIC_CLASSES[kind]
+
+
+def metric_names(kind: str) -> tuple[str, ...]:
+    """The metric names of a task kind, in logging order."""
+    return tuple(_classes(kind))
+
+
+def metrics_for(kind: str, num_labels: int, threshold: float = 0.5) -> MetricCollection:
+    """A fresh collection of every metric of ``kind``, keyed by metric name (no prefix).
+
+    Args:
+        kind: ``"multilabel"``, ``"distribution"`` or ``"multiclass"``.
+        num_labels: number of labels L (multilabel, distribution) or classes C (multiclass); >= 2.
+        threshold: multilabel decision threshold in [0, 1], label predicted iff ``p > threshold`` (strict);
+            checked but unused for the other kinds.
+
+    Raises:
+        ValueError: unknown ``kind``, ``num_labels`` not an integer >= 2 or ``threshold`` not in [0, 1].
+    """
+    classes = _classes(kind)
+    _check_int_at_least("num_labels", num_labels, 2)
+    threshold = _check_threshold(threshold)
+    if kind == "multilabel":
+        metrics = {name: cls(num_labels=num_labels, threshold=threshold) for name, cls in classes.items()}
+    elif kind == "distribution":
+        metrics = {name: cls(num_labels=num_labels) for name, cls in classes.items()}
+    else:
+        metrics = {name: cls(num_classes=num_labels) for name, cls in classes.items()}
+    return MetricCollection(metrics)
+
+
+def higher_is_better(kind: str, name: str) -> bool:
+    """Whether a larger value of metric ``name`` of task ``kind`` is better.
+
+    Read from the class's ``higher_is_better``, the single source of truth.
+
+    Raises:
+        ValueError: unknown ``kind`` or ``name``.
+    """
+    classes = _classes(kind)
+    if name not in classes:
+        raise ValueError(f"Unknown {kind} metric {name!r}; expected one of {tuple(classes)}.")
+    return bool(classes[name].higher_is_better)
+
+
+def primary_metric(kind: str) -> tuple[str, bool]:
+    """(name, higher_is_better) of the metric that selects and ranks models for task ``kind``.
+
+    Raises:
+        ValueError: unknown ``kind``.
+    """
+    _classes(kind)
+    name = PRIMARY_METRIC[kind]
+    return name, higher_is_better(kind, name)
