@@ -67,3 +67,18 @@ def import_user_module(path: str) -> None:
         raise ModuleNotFoundError(
             f"imports: cannot import <{path}> ({err}). Make sure it is on PYTHONPATH or give a .py file path."
         ) from err
+
+
+def init_parameter_names(cls: type) -> set[str]:
+    """Keyword names accepted by `cls(...)`: the union of `__init__` parameters over its MRO, up to the first
+    Lightning base class (subclasses pass `**kwargs` on to their parents)."""
+    import inspect
+
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass.__module__.startswith(("lightning", "pytorch_lightning", "torch")) or klass is object:
+            break
+        if "__init__" in vars(klass):
+            names |= {p.name for p in inspect.signature(klass.__init__).parameters.values()
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return names - {"self"}

@@ -4,7 +4,6 @@ logging under train/ val/ test/, the optimiser and its schedule. Subclassing wit
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -14,7 +13,7 @@ import torch
 from torch import nn
 
 from datamodules.batch import EmotionBatch
-from datamodules.registry import Registry
+from datamodules.registry import Registry, init_parameter_names
 from datamodules.specs import ModalitySpec, TaskSpec
 from datamodules.statistics import LabelStatistics
 from metrics import metrics_for, primary_metric
@@ -80,14 +79,7 @@ class EmotionModel(L.LightningModule):
     @classmethod
     def hyperparameter_names(cls) -> set[str]:
         """Every keyword an instance accepts besides task/modalities/label_stats (for config validation)."""
-        names: set[str] = set()
-        for klass in cls.__mro__:
-            if klass is L.LightningModule:
-                break
-            if "__init__" in vars(klass):
-                names |= {p.name for p in inspect.signature(klass.__init__).parameters.values()
-                          if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        return names - {"self", "task", "modalities", "label_stats", "kwargs"}
+        return init_parameter_names(cls) - {"task", "modalities", "label_stats", "kwargs"}
 
     def forward(self, batch: EmotionBatch) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement forward(batch) -> ModelOutput")
@@ -126,7 +118,11 @@ class EmotionModel(L.LightningModule):
 
     def _log_metrics(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")
-        self.log_dict(metrics.compute(), prog_bar=stage == "val")
+        values = metrics.compute()
+        primary = values.pop(self.monitor, None)
+        self.log_dict(values)
+        if primary is not None:  # only the monitored metric goes to the progress bar
+            self.log(self.monitor, primary, prog_bar=True)
         metrics.reset()
 
     def on_train_epoch_end(self) -> None:

@@ -49,7 +49,7 @@ class SyntheticTwin(EmotionDataModule):
         return recipe.seq_len if self.seq_len is None else min(self.seq_len, recipe.seq_len)
 
     def describe(self) -> tuple[TaskSpec, tuple[ModalitySpec, ...]]:
-        specs = tuple(ModalitySpec(r.name, r.dim, self._length(r), kind) for r, kind in zip(self.streams, self.kinds))
+        specs = tuple(ModalitySpec(r.name, r.dim, self._length(r), kind) for r, kind in zip(self.streams, self.kinds, strict=True))
         return self.task_spec, specs
 
     def read(self) -> DatasetArrays:
@@ -66,7 +66,7 @@ class SyntheticTwin(EmotionDataModule):
         else:
             target = latent.multiclass_targets(rng, z, self.class_priors)
         inputs, masks = {}, {}
-        for recipe, dims in zip(self.streams, latent.visible_dims(len(self.streams))):
+        for recipe, dims in zip(self.streams, latent.visible_dims(len(self.streams)), strict=True):
             capped = StreamRecipe(recipe.name, recipe.dim, self._length(recipe), recipe.pattern, recipe.noise,
                                   recipe.variable_length)
             inputs[recipe.name], masks[recipe.name] = latent.generate_stream(rng, capped, z[:, dims], groups,
