@@ -1,0 +1,1 @@
+"""The runner: configs, one benchmark cell, sweeps over the grid, the results store, tables, plots, W&B, CLI."""

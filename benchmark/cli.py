@@ -1,0 +1,107 @@
+"""The `emobench` command: list, run (one cell), and the sweep/table/perf commands of the runner."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.config import ConfigError, cell_id, from_cli, merge_cell
+from datamodules.registry import UnknownNameError
+
+console = Console()
+USAGE_ERRORS = (ConfigError, UnknownNameError)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print every registered model and dataset."""
+    from datamodules import DATAMODULES
+    from models import MODELS
+
+    models = Table(title="Models")
+    models.add_column("name", no_wrap=True)
+    for col in ("class", "summary"):
+        models.add_column(col)
+    for name in MODELS.names():
+        cls = MODELS.get(name)
+        models.add_row(name, f"{cls.__module__}.{cls.__name__}", (cls.__doc__ or "").strip().splitlines()[0])
+    datasets = Table(title="Datasets")
+    datasets.add_column("name", no_wrap=True)
+    for col in ("task", "labels", "modalities (name kind dim x steps)", "protocol"):
+        datasets.add_column(col)
+    for name in DATAMODULES.names():
+        dm = DATAMODULES.get(name)()
+        task, specs = dm.describe()
+        mods = ", ".join(f"{m.name} {m.kind} {m.dim}x{m.seq_len}" for m in specs)
+        datasets.add_row(name, task.kind, ", ".join(task.labels), mods, dm.protocol)
+    console.print(models)
+    console.print(datasets)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Train and test one cell, write its record, print its test metrics."""
+    from benchmark.run_cell import run_cell
+    from benchmark.store import cells_dir, write_record
+
+    cfg = merge_cell(from_cli(args.overrides), source="command line")
+    console.print(f"[bold]emobench run[/bold] model={cfg.model} dataset={cfg.dataset} seed={cfg.seed} "
+                  f"fold={cfg.fold} cell={cell_id(cfg)}")
+    record = run_cell(cfg)
+    path = write_record(record, cells_dir(cfg.output, cfg.sweep))
+    table = Table(title=f"{cfg.model} on {cfg.dataset} (seed {cfg.seed}, fold {cfg.fold}): test metrics")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in sorted(record["metrics"].items()):
+        table.add_row(key, f"{value:.4f}")
+    console.print(table)
+    console.print(f"best {record['best_val']['name']} = {record['best_val']['value']:.4f} after "
+                  f"{record['epochs'] + 1} epochs; record written to {path}")
+    return 0
+
+
+# Commands implemented in their own modules: name -> (module, help). Each module defines
+# `add_arguments(parser)` and `command(args) -> int`; it is imported only when its command runs.
+MODULE_COMMANDS: dict[str, tuple[str, str]] = {
+    "sweep": ("benchmark.sweep_cli", "run a sweep: every model x dataset x seed x fold of a YAML file"),
+    "table": ("benchmark.leaderboard_cli", "write leaderboards (CSV, Markdown, LaTeX, PNG) of a sweep folder"),
+    "perf": ("benchmark.perf", "print speed and size figures (step time, parameters, cache)"),
+}
+
+
+def build_parser(command_name: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the module of `command_name` (the first argument) is imported."""
+    parser = argparse.ArgumentParser(prog="emobench", description="Multi-modal emotion recognition benchmark.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list models and datasets").set_defaults(handler=cmd_list)
+    run = sub.add_parser("run", help="run one cell: emobench run model=<m> dataset=<d> seed=<s> [key=value ...]")
+    run.add_argument("overrides", nargs="*", help="key=value config overrides")
+    run.set_defaults(handler=cmd_run)
+    for name, (module_name, help_text) in MODULE_COMMANDS.items():
+        command = sub.add_parser(name, help=help_text)
+        command.set_defaults(handler_module=module_name)
+        if name == command_name:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command)
+            command.set_defaults(handler=module.command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    try:
+        return args.handler(args)
+    except USAGE_ERRORS as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        return 2
+    except (FileNotFoundError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

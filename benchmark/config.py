@@ -1,0 +1,129 @@
+"""Structured configuration of one benchmark cell, merged from defaults, experiment YAML files and CLI overrides."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+
+
+class ConfigError(ValueError):
+    """A usage error in a config file or override; the CLI prints it and exits with code 2."""
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning Trainer settings (accelerator/devices/strategy/num_nodes/precision go straight to Lightning)."""
+
+    max_epochs: int = 30
+    min_epochs: int = 1
+    patience: int = 5
+    accelerator: str = "cpu"
+    devices: Any = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    gradient_clip_val: float = 0.0
+    limit_train_batches: float = 1.0
+    limit_val_batches: float = 1.0
+    limit_test_batches: float = 1.0
+    deterministic: bool = True
+    num_threads: int = 0
+    progress_bar: bool = True
+
+
+@dataclass
+class WandbConfig:
+    """Weights & Biases: mode online | offline (default; files under the output folder) | disabled."""
+
+    mode: str = "offline"
+    project: str = "emobench"
+    entity: str | None = None
+
+
+@dataclass
+class CellConfig:
+    """One benchmark cell: a model on a dataset fold with a seed."""
+
+    model: str = MISSING
+    dataset: str = MISSING
+    seed: int = 0
+    fold: int = 0
+    model_args: dict[str, Any] = field(default_factory=dict)
+    data_args: dict[str, Any] = field(default_factory=dict)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    output: str = "outputs"
+    sweep: str = "single"
+    imports: list[str] = field(default_factory=list)
+
+
+# Keys that say where and how results are shown, not what is computed: they stay out of the cell id.
+_PRESENTATION_KEYS = ("output", "wandb", "sweep")
+_PRESENTATION_TRAINER_KEYS = ("progress_bar", "num_threads")
+
+
+def load_yaml(path: Path) -> DictConfig:
+    try:
+        return OmegaConf.load(path)
+    except Exception as err:  # yaml scanner/parser errors carry no file name
+        raise ConfigError(f"{path}: not valid YAML ({err}). Make sure the file parses.") from err
+
+
+def group_defaults(group: str, name: str) -> DictConfig:
+    """`experiments/models/<name>.yaml` (key model_args) or `experiments/datasets/<name>.yaml` (data_args, trainer);
+    an absent file means no overrides. `citation` is documentation only."""
+    path = EXPERIMENTS / group / f"{name}.yaml"
+    if not path.is_file():
+        return OmegaConf.create({})
+    data = load_yaml(path)
+    allowed = {"models": {"model_args", "citation"}, "datasets": {"data_args", "trainer", "citation"}}[group]
+    unknown = set(data) - allowed
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}.")
+    return OmegaConf.masked_copy(data, [k for k in data if k != "citation"])
+
+
+def merge_cell(*layers: Any, source: str = "config") -> CellConfig:
+    """Merge layers (dicts / DictConfigs / dotlists) over the structured defaults, with model and dataset group
+    defaults inserted right after the base; validates every key and type."""
+    try:
+        base = OmegaConf.structured(CellConfig)
+        parts = [OmegaConf.create(p) if isinstance(p, dict) else p for p in layers]
+        first = OmegaConf.merge(base, *parts)
+        model, dataset = first.model, first.dataset
+        groups = [group_defaults("models", model), group_defaults("datasets", dataset)]
+        merged = OmegaConf.merge(base, *groups, *parts)
+        OmegaConf.to_container(merged, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{source}: {err}".strip()) from err
+    return merged
+
+
+def from_cli(overrides: list[str]) -> DictConfig:
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        raise ConfigError(f"overrides must look like key=value, got {bad}. Example: model=early_fusion seed=1.")
+    try:
+        return OmegaConf.from_dotlist(overrides)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"command line: {err}") from err
+
+
+def to_plain(cfg: DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def cell_id(cfg: DictConfig | dict) -> str:
+    """Hash of the resolved config as plain data with sorted keys, without presentation-only keys."""
+    data = to_plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    data = {k: v for k, v in data.items() if k not in _PRESENTATION_KEYS}
+    data["trainer"] = {k: v for k, v in data["trainer"].items() if k not in _PRESENTATION_TRAINER_KEYS}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]

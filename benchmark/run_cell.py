@@ -1,0 +1,130 @@
+"""Run one benchmark cell: build the datamodule and model from config, fit with early stopping on the primary
+validation metric, test the best checkpoint, and return the result record. No logic of its own beyond that."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig
+
+from benchmark import environment, tracking
+from benchmark.config import ConfigError, cell_id, to_plain
+from datamodules import DATAMODULES
+from datamodules.registry import import_user_module, init_parameter_names
+from models import MODELS, count_parameters
+from models.base import EmotionModel
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's banners and known harmless warnings (spec/ecosystem.md)."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                 "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*anonymous setting has no effect.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*Experiment logs directory.*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+
+
+def check_kwargs(kind: str, name: str, cls: type, given: dict[str, Any], accepted: set[str]) -> None:
+    unknown = sorted(set(given) - accepted)
+    if unknown:
+        raise ConfigError(f"Unknown {kind} option(s) {unknown} for {name!r} ({cls.__module__}.{cls.__name__}); "
+                          f"accepted: {sorted(accepted)}. Make sure the key is spelled as in the class signature.")
+
+
+def build(cfg: DictConfig) -> tuple[L.LightningDataModule, EmotionModel]:
+    """The datamodule (set up for the cell's fold) and the model, validated against their signatures."""
+    for path in cfg.imports:
+        import_user_module(path)
+    data_cls, model_cls = DATAMODULES.get(cfg.dataset), MODELS.get(cfg.model)
+    data_args, model_args = dict(to_plain(cfg)["data_args"]), dict(to_plain(cfg)["model_args"])
+    check_kwargs("data_args", cfg.dataset, data_cls, data_args, init_parameter_names(data_cls) - {"fold", "kwargs"})
+    check_kwargs("model_args", cfg.model, model_cls, model_args, model_cls.hyperparameter_names())
+    datamodule = data_cls(fold=cfg.fold, **data_args)
+    datamodule.setup()
+    model = model_cls(task=datamodule.task, modalities=datamodule.modalities,
+                      label_stats=datamodule.label_statistics(), **model_args)
+    return datamodule, model
+
+
+def run_cell(cfg: DictConfig) -> dict[str, Any]:
+    """Fit, test the best checkpoint, and return a record (status "ok"); exceptions propagate to the caller."""
+    quiet_lightning()
+    started = time.time()
+    plain = to_plain(cfg)
+    cid = cell_id(cfg)
+    cell_dir = Path(cfg.output) / cfg.sweep / "runs" / cid
+    if cfg.trainer.num_threads:
+        torch.set_num_threads(cfg.trainer.num_threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule, model = build(cfg)
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=cell_dir / "checkpoints", filename="best", monitor=model.monitor, mode=model.monitor_mode,
+        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False)
+    early_stop = L.pytorch.callbacks.EarlyStopping(monitor=model.monitor, mode=model.monitor_mode,
+                                                   patience=cfg.trainer.patience)
+    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(cell_dir, name="csv", version="")]
+    wandb_logger = tracking.make_wandb_logger(
+        cfg.wandb.mode, cfg.wandb.project, cfg.wandb.entity, group=cfg.sweep,
+        name=f"{cfg.model}-{cfg.dataset}-s{cfg.seed}-f{cfg.fold}",
+        tags=[cfg.model, cfg.dataset, f"seed={cfg.seed}", f"fold={cfg.fold}"], config=plain,
+        root=Path(cfg.output) / cfg.sweep)
+    if wandb_logger is not None:
+        loggers.append(wandb_logger)
+    t = cfg.trainer
+    trainer = L.Trainer(
+        max_epochs=t.max_epochs, min_epochs=t.min_epochs, accelerator=t.accelerator, devices=t.devices,
+        strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,
+        gradient_clip_val=t.gradient_clip_val or None, limit_train_batches=t.limit_train_batches,
+        limit_val_batches=t.limit_val_batches, limit_test_batches=t.limit_test_batches,
+        deterministic=t.deterministic, callbacks=[checkpoint, early_stop], logger=loggers,
+        enable_progress_bar=t.progress_bar, enable_model_summary=False, default_root_dir=cell_dir,
+        log_every_n_steps=10)
+    try:
+        fit_start = time.time()
+        trainer.fit(model, datamodule=datamodule)
+        fit_seconds = time.time() - fit_start
+        if checkpoint.best_model_path == "":
+            raise RuntimeError(f"no checkpoint was saved: the monitored metric <{model.monitor}> was never "
+                               "logged. Make sure the validation split is not empty.")
+        test_start = time.time()
+        results = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
+        test_seconds = time.time() - test_start
+        test_metrics = {k: float(v) for k, v in results[0].items()}
+        if wandb_logger is not None:
+            wandb_logger.experiment.summary.update(test_metrics)
+    finally:
+        tracking.finish_wandb(wandb_logger)
+    best = checkpoint.best_model_score
+    return {
+        "cell_id": cid,
+        "status": "ok",
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "seed": cfg.seed,
+        "fold": cfg.fold,
+        "task": datamodule.task.to_dict(),
+        "primary": {"name": model.monitor.split("/", 1)[1], "higher_is_better": model.monitor_mode == "max"},
+        "config": plain,
+        "metrics": test_metrics,
+        "best_val": {"name": model.monitor, "value": float(best) if best is not None else None},
+        "epochs": int(trainer.current_epoch),
+        "fit_seconds": round(fit_seconds, 3),
+        "test_seconds": round(test_seconds, 3),
+        "parameters": count_parameters(model),
+        "peak_memory_mb": round(environment.peak_memory_mb(), 1),
+        "split_sizes": datamodule.split_sizes(),
+        "versions": environment.package_versions(),
+        "git_commit": environment.git_commit(),
+        "started": started,
+        "finished": time.time(),
+    }
