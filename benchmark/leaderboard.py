@@ -1,0 +1,528 @@
+"""Leaderboards of a sweep, read only from its results store (`<sweep dir>/cells/*.json`).
+
+Per dataset: one row per model, every test metric of the dataset's task kind as mean ± sample std (ddof=1) over
+the model's (seed, fold) cells, the best value per metric in bold (direction from
+`metrics.collections.higher_is_better`), the rank by the primary metric, cost columns, and a dagger where a paired
+test over matched (seed, fold) cells finds no significant difference from the best model. Overall: each model's
+mean rank over datasets and a Friedman test with a critical-difference diagram. Written to
+`<sweep dir>/leaderboard/` as CSV (numbers only), Markdown, LaTeX (booktabs) and PNG, and logged to W&B."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark import plots
+from benchmark.stats import (
+    ALPHA,
+    MIN_WILCOXON_PAIRS,
+    TEST_NAMES,
+    FriedmanResult,
+    PairedResult,
+    friedman,
+    paired_test,
+)
+from benchmark.store import load_records
+from benchmark.tracking import WANDB_MODES
+from metrics.collections import higher_is_better, metric_names, primary_metric
+
+DIGITS = 3
+OUTPUT_FOLDER = "leaderboard"
+_OUTPUT_SUFFIXES = (".csv", ".md", ".tex", ".png")
+#: Cost columns of a dataset table: record key -> (CSV column, display header, aggregation over cells).
+COSTS: dict[str, tuple[str, str, str]] = {
+    "parameters": ("parameters", "params", "median"),
+    "fit_seconds": ("fit_seconds_mean", "fit s", "mean"),
+    "peak_memory_mb": ("peak_memory_mb_max", "peak MB", "max"),
+}
+
+
+class NoRecordsError(FileNotFoundError):
+    """The sweep folder holds no result records (the CLI prints it and exits with code 1)."""
+
+
+@dataclass
+class DatasetBoard:
+    """The leaderboard of one dataset. `table` holds numbers only, one row per model, sorted by rank."""
+
+    dataset: str
+    kind: str
+    primary: str
+    higher: dict[str, bool]  # metric -> higher is better, from `metrics.collections.higher_is_better`
+    table: pd.DataFrame
+    best_model: str | None
+    paired: dict[str, PairedResult]
+    seeds: list[int]
+    folds: list[int]
+    superseded: int = 0
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.higher)
+
+
+@dataclass
+class Leaderboards:
+    """Everything `write_leaderboards` computes: per-dataset boards, the overall table and the Friedman test."""
+
+    sweep_dir: Path
+    boards: dict[str, DatasetBoard]
+    overall: pd.DataFrame
+    friedman: FriedmanResult
+    failed: list[dict[str, Any]]
+    wandb: dict[str, Any] = field(default_factory=dict)  # the cells' config["wandb"] (mode, project, entity)
+    files: list[Path] = field(default_factory=list)
+    wandb_dir: Path | None = None
+
+
+# ---- reading the store ------------------------------------------------------------------------------------------
+def resolve_sweep_dir(sweep_dir: str | Path) -> Path:
+    """The sweep folder (`<output>/<sweep>`); its `cells/` folder is accepted too."""
+    path = Path(sweep_dir)
+    return path.parent if path.name == "cells" and not (path / "cells").is_dir() else path
+
+
+def load_sweep(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(ok records, failed records) of a sweep folder; raises `NoRecordsError` when it holds none."""
+    cells = sweep_dir / "cells"
+    records = load_records(cells)
+    ok = [r for r in records if r.get("status") == "ok"]
+    failed = [r for r in records if r.get("status") != "ok"]
+    if not ok:
+        found = f"{len(failed)} record(s), none with status 'ok'" if failed else "no record"
+        what = "folder does not exist" if not sweep_dir.is_dir() else found
+        raise NoRecordsError(
+            f"No results to tabulate in <sweep_dir={sweep_dir}>: {what}. Expected result records "
+            f"`{cells}/<cell id>.json` with status 'ok', as written by `emobench sweep` or `emobench run`. "
+            "Make sure the path is the sweep folder `<output>/<sweep name>`.")
+    return ok, failed
+
+
+def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per ok record: model, dataset, kind, seed, fold, finished, each `test/<name>` metric (as `<name>`)
+    and the cost keys. Only the task kind's metrics (`metrics.collections.metric_names`) reach the tables; test
+    losses and auxiliary losses, also in the records, do not."""
+    rows = []
+    for record in records:
+        row = {key: record.get(key) for key in ("cell_id", "model", "dataset", "seed", "fold")}
+        row["kind"] = record["task"]["kind"]
+        row["finished"] = record.get("finished", 0.0)
+        row.update({key: record.get(key) for key in COSTS})
+        row.update({name.removeprefix("test/"): float(value) for name, value in record["metrics"].items()
+                    if name.startswith("test/")})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---- per-dataset table ------------------------------------------------------------------------------------------
+def dataset_board(frame: pd.DataFrame, dataset: str) -> DatasetBoard:
+    """The leaderboard of `dataset` from `records_frame` rows (a re-run cell keeps only its latest record)."""
+    rows = frame[frame["dataset"] == dataset].sort_values("finished")
+    kinds = sorted(set(rows["kind"]))
+    if len(kinds) != 1:
+        raise ValueError(f"<dataset={dataset}> has records of task kinds {kinds}; a dataset must have one kind. "
+                         "Make sure one sweep folder holds one definition of each dataset.")
+    kind = kinds[0]
+    try:
+        names = metric_names(kind)
+        primary, _ = primary_metric(kind)
+    except ValueError as err:
+        raise ValueError(f"<dataset={dataset}>: {err} Make sure the records come from this version.") from err
+    deduplicated = rows.drop_duplicates(["model", "seed", "fold"], keep="last")
+    superseded = len(rows) - len(deduplicated)
+    rows = deduplicated
+    metrics = [m for m in names if m in rows.columns and rows[m].notna().any()]
+    if primary not in metrics:
+        raise ValueError(f"<dataset={dataset}>: no record has the primary metric <test/{primary}> of task kind "
+                         f"{kind!r}. Make sure the records were written by `emobench run` or `emobench sweep`.")
+    higher = {m: higher_is_better(kind, m) for m in metrics}
+    groups = rows.groupby("model", sort=True)
+    table = pd.DataFrame({"n": groups.size()})
+    for metric in metrics:
+        table[f"{metric}_mean"] = groups[metric].mean()
+        table[f"{metric}_std"] = groups[metric].std(ddof=1)
+    for key, (column, _, how) in COSTS.items():
+        table[column] = groups[key].agg(how) if key in rows and rows[key].notna().any() else np.nan
+    oriented = table[f"{primary}_mean"] if higher[primary] else -table[f"{primary}_mean"]
+    table.insert(0, "rank", oriented.rank(ascending=False, method="average"))
+    table = table.sort_values(["rank"], kind="stable", na_position="last")
+    best_model = str(table.index[0]) if table["rank"].notna().any() else None
+
+    by_pair = rows.set_index(["seed", "fold"])
+    paired: dict[str, PairedResult] = {}
+    if best_model is not None:
+        best = by_pair.loc[by_pair["model"] == best_model, primary]
+        for model in table.index:
+            if model != best_model:
+                paired[str(model)] = paired_test(by_pair.loc[by_pair["model"] == model, primary], best)
+    table["parameters"] = table["parameters"].round().astype("Int64")
+    table["n_pairs_vs_best"] = pd.array([paired[m].n_pairs if m in paired else None for m in table.index],
+                                        dtype="Int64")
+    table["test_vs_best"] = [paired[m].test if m in paired else "" for m in table.index]
+    table["p_vs_best"] = [paired[m].p_value if m in paired else np.nan for m in table.index]
+    table["significant_vs_best"] = [paired[m].significant if m in paired else False for m in table.index]
+    table = table.reset_index(names="model")
+    return DatasetBoard(dataset, kind, primary, higher, table, best_model, paired,
+                        sorted(int(s) for s in rows["seed"].unique()), sorted(int(f) for f in rows["fold"].unique()),
+                        superseded)
+
+
+def best_rows(board: DatasetBoard) -> dict[str, set[int]]:
+    """Metric -> positions (rows of `board.table`) holding the best mean in the metric's direction (ties: all)."""
+    best: dict[str, set[int]] = {}
+    for metric, higher in board.higher.items():
+        means = board.table[f"{metric}_mean"]
+        if means.isna().all():
+            best[metric] = set()
+            continue
+        target = means.max() if higher else means.min()
+        best[metric] = {i for i, value in enumerate(means) if value == target}
+    return best
+
+
+# ---- overall table ----------------------------------------------------------------------------------------------
+def rank_matrix(boards: dict[str, DatasetBoard]) -> pd.DataFrame:
+    """Rows datasets, columns models, values each model's rank on the dataset (1 = best; NaN: not run there)."""
+    ranks = {name: board.table.set_index("model")["rank"] for name, board in boards.items()}
+    return pd.DataFrame(ranks).T.sort_index(axis=1)
+
+
+def overall_table(boards: dict[str, DatasetBoard]) -> pd.DataFrame:
+    """One row per model: mean rank over the datasets it ran on, their number, and the rank on each dataset."""
+    ranks = rank_matrix(boards)
+    table = pd.DataFrame({"mean_rank": ranks.mean(axis=0), "n_datasets": ranks.notna().sum(axis=0)})
+    for dataset in ranks.index:
+        table[f"rank_{dataset}"] = ranks.loc[dataset]
+    table = table.sort_values(["mean_rank", "n_datasets"], ascending=[True, False], kind="stable")
+    return table.reset_index(names="model")
+
+
+# ---- formatting -------------------------------------------------------------------------------------------------
+def _latex_escape(text: str) -> str:
+    text = re.sub(r"([&%$#_{}])", r"\\\1", str(text))
+    for symbol, command in (("±", r"$\pm$"), ("†", r"$^\dagger$"), ("↑", r"$\uparrow$"),
+                            ("↓", r"$\downarrow$"), ("≥", r"$\geq$"), ("×", r"$\times$"), ("α", r"$\alpha$"),
+                            ("χ²", r"$\chi^2$"), ("–", "--")):
+        text = text.replace(symbol, command)
+    return text
+
+
+_STYLES: dict[str, tuple[Callable[[str], str], Callable[[str], str], str]] = {
+    # style -> (escape plain text, make bold, dagger)
+    "plain": (str, str, "†"),
+    "markdown": (lambda t: str(t).replace("|", r"\|"), lambda t: f"**{t}**", "†"),
+    "latex": (_latex_escape, lambda t: rf"\textbf{{{t}}}", r"$^\dagger$"),
+    "rich": (lambda t: str(t).replace("[", r"\["), lambda t: f"[bold]{t}[/bold]", "†"),
+}
+
+
+def _number(value: float, digits: int = DIGITS) -> str:
+    return "–" if value is None or np.isnan(value) else f"{value:.{digits}f}"
+
+
+def _rank(value: float) -> str:
+    return "–" if np.isnan(value) else (f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}")
+
+
+def _count(value: float) -> str:
+    if value is None or np.isnan(value):
+        return "–"
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.0f}"
+
+
+def mean_std(mean: float, std: float, digits: int = DIGITS) -> str:
+    """`0.512 ± 0.010`; only the mean when the std is undefined (one cell)."""
+    return _number(mean, digits) if np.isnan(std) else f"{_number(mean, digits)} ± {_number(std, digits)}"
+
+
+def display_frame(board: DatasetBoard, style: str = "plain") -> pd.DataFrame:
+    """The table as strings: best per metric in bold, † on the primary metric where not significantly different
+    from the best model."""
+    escape, bold, dagger = _STYLES[style]
+    best = best_rows(board)
+    table = board.table
+    out = pd.DataFrame({"model": [escape(m) for m in table["model"]], "rank": table["rank"].map(_rank),
+                        "n": table["n"].astype(int).astype(str)})
+    for metric in board.metrics:
+        cells = []
+        for i, row in table.iterrows():
+            text = escape(mean_std(row[f"{metric}_mean"], row[f"{metric}_std"]))
+            text = bold(text) if i in best[metric] else text
+            result = board.paired.get(row["model"])
+            if metric == board.primary and result is not None and result.tested and not result.significant:
+                text += dagger
+            cells.append(text)
+        out[escape(f"{metric} {plots.arrow(board.higher[metric])}".strip())] = cells
+    formats = {"parameters": _count, "fit_seconds": lambda v: _number(v, 1), "peak_memory_mb": lambda v: _number(v, 0)}
+    for key, (column, header, _) in COSTS.items():
+        out[header] = table[column].astype(float).map(formats[key])
+    return out
+
+
+def board_notes(board: DatasetBoard) -> list[str]:
+    """Footnotes stating the population, directions, ranking and the paired test that was used."""
+    seeds = ", ".join(map(str, board.seeds))
+    folds = ", ".join(map(str, board.folds))
+    direction = "higher" if board.higher[board.primary] else "lower"
+    notes = [f"Test metrics: mean ± sample std (ddof=1) over seeds {{{seeds}}} × folds {{{folds}}}; n = cells per "
+             f"model. ↑ higher is better, ↓ lower is better; best per metric in bold. Rank by {board.primary} "
+             f"({direction} is better)."]
+    tests: dict[str, list[str]] = {}
+    for model, result in board.paired.items():
+        tests.setdefault(result.test, []).append(model)
+    described = []
+    for test, models in sorted(tests.items()):
+        if not test:
+            continue
+        why = (f"{MIN_WILCOXON_PAIRS} or more pairs" if test.startswith("Wilcoxon")
+               else f"fewer than {MIN_WILCOXON_PAIRS} pairs")
+        described.append(f"two-sided {test} ({TEST_NAMES[test]}; {why}) for {', '.join(models)}")
+    if board.best_model is not None and described:
+        notes.append(f"† not significantly different from the best model ({board.best_model}) in {board.primary} "
+                     f"at α = {ALPHA} (p ≥ {ALPHA}). Each model is tested against the best over matched (seed, fold) "
+                     "cells: " + "; ".join(described) + ".")
+    if tests.get(""):
+        notes.append(f"Not tested against the best (fewer than 2 matched (seed, fold) pairs): {', '.join(tests[''])}.")
+    notes.append("params: parameter count; fit s: mean training wall-clock seconds; peak MB: largest peak memory.")
+    if board.superseded:
+        notes.append(f"{board.superseded} older record(s) of re-run cells ignored (latest kept).")
+    return notes
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A pipe table (tabulate) that keeps the cells' text as is; first column left-aligned, the rest right."""
+    align = ("left",) + ("right",) * (frame.shape[1] - 1)
+    return frame.to_markdown(index=False, disable_numparse=True, colalign=align)
+
+
+def board_markdown(board: DatasetBoard) -> str:
+    title = (f"# {board.dataset} ({board.kind}; ranked by {board.primary} "
+             f"{plots.arrow(board.higher[board.primary])})")
+    notes = "\n".join(f"- {note}" for note in board_notes(board))
+    return f"{title}\n\n{_markdown(display_frame(board, 'markdown'))}\n\n{notes}\n"
+
+
+def _latex_table(frame: pd.DataFrame, caption: str, label: str) -> str:
+    column_format = "l" + "r" * (frame.shape[1] - 1)
+    return frame.to_latex(index=False, escape=False, column_format=column_format, caption=caption,
+                          label=label, position="htbp")
+
+
+def _label(name: str) -> str:
+    return "tab:" + re.sub(r"[^A-Za-z0-9:-]+", "-", name)
+
+
+def board_latex(board: DatasetBoard) -> str:
+    caption = _latex_escape(f"{board.dataset} ({board.kind}). " + " ".join(board_notes(board)))
+    return _latex_table(display_frame(board, "latex"), caption, _label(board.dataset))
+
+
+def overall_display(overall: pd.DataFrame, style: str = "plain") -> pd.DataFrame:
+    escape, bold, _ = _STYLES[style]
+    best = overall["mean_rank"].min()
+    out = pd.DataFrame({"model": [escape(m) for m in overall["model"]]})
+    out["mean rank"] = [bold(f"{v:.2f}") if v == best else f"{v:.2f}" for v in overall["mean_rank"]]
+    out["datasets"] = overall["n_datasets"].astype(int).astype(str)
+    for column in overall.columns:
+        if column.startswith("rank_"):
+            out[escape(column.removeprefix("rank_"))] = overall[column].map(_rank)
+    return out
+
+
+def overall_notes(result: Leaderboards) -> list[str]:
+    notes = ["Rank of each model on each dataset by that dataset's primary metric (1 = best, ties share the "
+             "average rank); mean rank over the datasets the model ran on; best in bold.",
+             result.friedman.summary()]
+    if result.failed:
+        notes.append(f"{len(result.failed)} failed cell(s) left out: " + "; ".join(
+            f"{r.get('model')} / {r.get('dataset')} seed {r.get('seed')} fold {r.get('fold')}"
+            for r in result.failed) + ".")
+    return notes
+
+
+def overall_markdown(result: Leaderboards) -> str:
+    notes = "\n".join(f"- {note}" for note in overall_notes(result))
+    table = _markdown(overall_display(result.overall, "markdown"))
+    return f"# Overall ranking\n\n{table}\n\n{notes}\n"
+
+
+def overall_latex(result: Leaderboards) -> str:
+    caption = _latex_escape("Overall ranking. " + " ".join(overall_notes(result)))
+    return _latex_table(overall_display(result.overall, "latex"), caption, "tab:overall")
+
+
+# ---- writing ----------------------------------------------------------------------------------------------------
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _failed_summary(record: dict[str, Any]) -> dict[str, Any]:
+    error = str(record.get("error") or record.get("traceback") or "").strip().splitlines()
+    return {key: record.get(key) for key in ("cell_id", "model", "dataset", "seed", "fold")} | {
+        "error": error[-1] if error else ""}
+
+
+def build_leaderboards(sweep_dir: str | Path) -> Leaderboards:
+    """Read the store and compute every table and test (writes nothing)."""
+    sweep_dir = resolve_sweep_dir(sweep_dir)
+    ok, failed = load_sweep(sweep_dir)
+    frame = records_frame(ok)
+    boards = {dataset: dataset_board(frame, dataset) for dataset in sorted(frame["dataset"].unique())}
+    return Leaderboards(sweep_dir, boards, overall_table(boards), friedman(rank_matrix(boards)),
+                        [_failed_summary(r) for r in failed], wandb_settings(ok))
+
+
+def _write(path: Path, text: str, files: list[Path]) -> None:
+    path.write_text(text)
+    files.append(path)
+
+
+def write_files(result: Leaderboards) -> list[Path]:
+    """CSV, Markdown, LaTeX and PNG files under `<sweep dir>/leaderboard/` (earlier outputs there are replaced)."""
+    folder = result.sweep_dir / OUTPUT_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_file() and old.suffix in _OUTPUT_SUFFIXES:
+            old.unlink()
+    files: list[Path] = []
+    for dataset, board in result.boards.items():
+        stem = _file_stem(dataset)
+        board.table.to_csv(folder / f"{stem}.csv", index=False)
+        files.append(folder / f"{stem}.csv")
+        _write(folder / f"{stem}.md", board_markdown(board), files)
+        _write(folder / f"{stem}.tex", board_latex(board), files)
+        means = board.table.set_index("model")
+        files.append(plots.bar_chart(means[f"{board.primary}_mean"], means[f"{board.primary}_std"], dataset,
+                                     board.primary, board.higher[board.primary],
+                                     folder / f"bars_{stem}.png"))
+    result.overall.to_csv(folder / "overall.csv", index=False)
+    files.append(folder / "overall.csv")
+    _write(folder / "overall.md", overall_markdown(result), files)
+    _write(folder / "overall.tex", overall_latex(result), files)
+    if result.failed:
+        pd.DataFrame(result.failed).to_csv(folder / "failed.csv", index=False)
+        files.append(folder / "failed.csv")
+    means, stds = primary_matrices(result)
+    files.append(plots.heatmap(means, stds, {d: b.primary for d, b in result.boards.items()},
+                               {d: b.higher[b.primary] for d, b in result.boards.items()},
+                               folder / "heatmap.png"))
+    if result.friedman.applicable:
+        files.append(plots.critical_difference(result.friedman, folder / "critical_difference.png"))
+    return files
+
+
+def primary_matrices(result: Leaderboards) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Primary-metric means and stds, index models (overall order), columns datasets."""
+    order = list(result.overall["model"])
+    means, stds = {}, {}
+    for dataset, board in result.boards.items():
+        table = board.table.set_index("model")
+        means[dataset], stds[dataset] = table[f"{board.primary}_mean"], table[f"{board.primary}_std"]
+    return pd.DataFrame(means).reindex(order), pd.DataFrame(stds).reindex(order)
+
+
+def wandb_settings(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """W&B mode/project/entity of the cells (from any record's config["wandb"])."""
+    for record in records:
+        settings = (record.get("config") or {}).get("wandb")
+        if settings:
+            return dict(settings)
+    return {}
+
+
+def print_leaderboards(result: Leaderboards, console=None) -> None:
+    """Per-dataset tables, the overall table and the paths written, with rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for board in result.boards.values():
+        frame = display_frame(board, "rich")
+        table = Table(title=f"{board.dataset} ({board.kind}; ranked by {board.primary} "
+                            f"{plots.arrow(board.higher[board.primary])})", title_justify="left")
+        for i, column in enumerate(frame.columns):
+            table.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
+        for row in frame.itertuples(index=False):
+            table.add_row(*row)
+        console.print(table)
+        for note in board_notes(board)[1:2]:
+            console.print(f"  {note}", highlight=False)
+    frame = overall_display(result.overall, "rich")
+    table = Table(title="Overall ranking", title_justify="left")
+    for i, column in enumerate(frame.columns):
+        table.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in frame.itertuples(index=False):
+        table.add_row(*row)
+    console.print(table)
+    for note in overall_notes(result)[1:]:
+        console.print(note, highlight=False)
+    console.print(f"Leaderboards written to {result.sweep_dir / OUTPUT_FOLDER}:", highlight=False, soft_wrap=True)
+    for path in result.files:
+        console.print(f"  {path}", highlight=False, soft_wrap=True)
+    if result.wandb_dir is not None:
+        console.print(f"W&B leaderboard run: {result.wandb_dir}", highlight=False, soft_wrap=True)
+
+
+def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quiet: bool = False) -> dict:
+    """Tables, plots, statistics and the W&B `leaderboard` run of a sweep folder; called at the end of every sweep
+    and by `emobench table`.
+
+    Args:
+        sweep_dir: `<output>/<sweep name>`, holding `cells/*.json`.
+        wandb_mode: "online", "offline" (files under `<sweep dir>/wandb`), "disabled", or None for the mode the
+            cells ran with (their config["wandb"]["mode"]; offline if absent).
+        quiet: print nothing but a W&B failure (else the tables and the paths written).
+
+    Returns:
+        {"tables": {dataset: DataFrame}, "overall": DataFrame, "friedman": {...}, "failed": [...],
+        "files": [Path, ...], "wandb_dir": Path | None, "wandb_error": str | None, "folder": Path}.
+        A failing W&B run (say online without a key) does not undo the files: it is printed and returned as
+        "wandb_error".
+
+    Raises:
+        NoRecordsError: the folder holds no record with status "ok".
+        ValueError: `wandb_mode` not one of `WANDB_MODES`, or records that cannot be tabulated.
+    """
+    from rich.console import Console
+
+    from benchmark.leaderboard_wandb import log_leaderboards
+
+    if wandb_mode is not None and wandb_mode not in WANDB_MODES:
+        raise ValueError(f"<wandb_mode={wandb_mode}> must be one of {WANDB_MODES} or None (the cells' mode).")
+    result = build_leaderboards(sweep_dir)
+    result.files = write_files(result)
+    mode = wandb_mode or result.wandb.get("mode") or "offline"
+    console = Console()
+    wandb_error = None
+    try:
+        result.wandb_dir = log_leaderboards(result, mode=mode, project=result.wandb.get("project") or "emobench",
+                                            entity=result.wandb.get("entity"))
+    except Exception as err:  # W&B is a mirror of the files written above; never lose them to it
+        wandb_error = f"{type(err).__name__}: {err}"
+        console.print(f"[yellow]warning:[/yellow] the W&B leaderboard run failed <wandb_mode={mode}> "
+                      f"({wandb_error}); the files under {result.sweep_dir / OUTPUT_FOLDER} are complete. "
+                      "Make sure W&B is logged in, or use --wandb offline.", highlight=False)
+    if not quiet:
+        print_leaderboards(result, console)
+    f = result.friedman
+    return {
+        "folder": result.sweep_dir / OUTPUT_FOLDER,
+        "tables": {dataset: board.table for dataset, board in result.boards.items()},
+        "overall": result.overall,
+        "friedman": {"applicable": f.applicable, "reason": f.reason, "statistic": f.statistic,
+                     "p_value": f.p_value, "n_models": f.n_models, "n_datasets": f.n_datasets,
+                     "summary": f.summary()},
+        "failed": result.failed,
+        "files": result.files,
+        "wandb_dir": result.wandb_dir,
+        "wandb_error": wandb_error,
+    }
