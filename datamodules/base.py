@@ -153,10 +153,7 @@ class EmotionDataModule(L.LightningDataModule):
             x = np.asarray(arrays.inputs[spec.name], dtype=np.float32)
             m = np.asarray(arrays.masks[spec.name], dtype=bool)
             if self.normalize:
-                real = x[train][m[train]]
-                mean = real.mean(axis=0) if len(real) else np.zeros(spec.dim, np.float32)
-                std = real.std(axis=0) if len(real) else np.ones(spec.dim, np.float32)
-                x = np.where(m[..., None], (x - mean) / np.maximum(std, 1e-6), 0.0).astype(np.float32)
+                x = self._standardise(x, m, train)
             inputs[spec.name] = torch.from_numpy(np.ascontiguousarray(x))
             masks[spec.name] = torch.from_numpy(m)
         target = torch.from_numpy(np.asarray(arrays.target))
@@ -197,6 +194,23 @@ class EmotionDataModule(L.LightningDataModule):
                 log.info("%s: using cached arrays in %s", self.dataset_name, folder)
         arrays.check(task, specs, source)
         return arrays
+
+    @staticmethod
+    def _standardise(x: np.ndarray, m: np.ndarray, train: np.ndarray) -> np.ndarray:
+        """z-score each feature with the mean/std of the training rows' real steps; padding steps become 0.
+        Works in place on one new float32 array (the cached input may be a read-only memory map)."""
+        train_x, train_m = x[train], m[train]
+        real = train_x.reshape(-1, x.shape[-1]) if train_m.all() else train_x[train_m]
+        if len(real):
+            mean = real.mean(axis=0, dtype=np.float64).astype(np.float32)
+            std = np.sqrt(np.square(real - mean).mean(axis=0, dtype=np.float64)).astype(np.float32)
+        else:
+            mean, std = np.zeros(x.shape[-1], np.float32), np.ones(x.shape[-1], np.float32)
+        out = np.subtract(x, mean, dtype=np.float32)
+        out /= np.maximum(std, np.float32(1e-6))
+        if not m.all():
+            out[~m] = 0.0
+        return out
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()

@@ -1,0 +1,166 @@
+"""The restricted unpickler: numpy and plain containers load, anything that could run code is refused before it
+runs (for .pkl and .pt), Python-2 pickles need and get latin1, and broken files give one readable error."""
+
+from __future__ import annotations
+
+import collections
+import os
+import pickle
+import shlex
+
+import numpy as np
+import pytest
+import torch
+
+from datamodules import safe_pickle
+from datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
+from tests.fixtures import write_python2_pickle
+
+
+class _RunsCommand:
+    """Unpickling this runs a shell command (the classic malicious pickle)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+class _CallsNumpyGlobal:
+    """A payload hidden behind an importable numpy function that is not on the allow-list."""
+
+    def __reduce__(self):
+        return np.load, ("/nonexistent.npy",)
+
+
+def _payload(marker) -> dict:
+    return {"features": [np.zeros(3, np.float32), {"nested": _RunsCommand(f"touch {shlex.quote(str(marker))}")}]}
+
+
+def _plain_values() -> dict:
+    return {
+        "array": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "ints": np.array([1, 2, 3], dtype=np.int64),
+        "strings": np.array(["a", "bc"]),
+        "objects": np.array([b"x", "y"], dtype=object),
+        "scalars": [np.float32(1.5), np.int64(7), np.bool_(True), np.str_("s")],
+        "dtype": np.dtype("<f8"),
+        "record": np.zeros(2, dtype=[("a", "<f4"), ("b", "<i2")]),
+        "containers": (collections.OrderedDict(a=1), {1, 2}, frozenset({3}), b"raw", b"", bytearray(b"ba"), 1 + 2j),
+    }
+
+
+def _assert_plain_equal(loaded: dict, expected: dict) -> None:
+    assert loaded.keys() == expected.keys()
+    for key, value in expected.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(loaded[key], value)
+            assert loaded[key].dtype == value.dtype
+        else:
+            assert loaded[key] == value, key
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_numpy_and_plain_containers_load(tmp_path, protocol):
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps(_plain_values(), protocol=protocol))
+    _assert_plain_equal(safe_pickle.load_pickle(path), _plain_values())
+
+
+def test_torch_file_with_numpy_tensors_and_legacy_format(tmp_path):
+    values = _plain_values()
+    torch.save({**values, "tensor": torch.arange(4.0)}, tmp_path / "new.pt")
+    torch.save({"tensor": torch.ones(2, 3)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    loaded = safe_pickle.load_torch(tmp_path / "new.pt")
+    np.testing.assert_array_equal(loaded.pop("tensor"), np.arange(4.0, dtype=np.float32))
+    _assert_plain_equal(loaded, values)
+    legacy = safe_pickle.load(tmp_path / "legacy.pt")
+    assert isinstance(legacy["tensor"], np.ndarray) and legacy["tensor"].shape == (2, 3)
+
+
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(_payload(marker), protocol=4))
+    with pytest.raises(UnsafePickleError, match=r"evil\.pkl.*`(posix|nt|os)\.system`"):
+        safe_pickle.load_pickle(path)
+    assert not marker.exists()
+    pickle.loads(path.read_bytes())  # control: the payload really runs under the plain unpickler
+    assert marker.exists()
+
+
+def test_malicious_torch_file_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save(_payload(marker), path)
+    with pytest.raises(UnsafePickleError, match=r"evil\.pt.*`(posix|nt|os)\.system`"):
+        safe_pickle.load_torch(path)
+    with pytest.raises(UnsafePickleError):
+        safe_pickle.load(path)
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # control: the plain torch.load would run it
+    assert marker.exists()
+
+
+def test_unlisted_numpy_function_is_refused(tmp_path):
+    path = tmp_path / "numpy_call.pkl"
+    path.write_bytes(pickle.dumps([_CallsNumpyGlobal()], protocol=2))
+    with pytest.raises(UnsafePickleError, match=r"numpy_call\.pkl.*`numpy\.load`"):
+        safe_pickle.load_pickle(path)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchscript_archive_is_refused(tmp_path):
+    path = tmp_path / "scripted.pt"
+    try:
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+    except Exception as err:  # TorchScript missing from this torch build
+        pytest.skip(f"cannot write a TorchScript archive here: {err}")
+    with pytest.raises(UnsafePickleError, match="TorchScript"):
+        safe_pickle.load_torch(path)
+
+
+def test_python2_pickle_needs_latin1_and_gets_it(tmp_path):
+    value = collections.OrderedDict(data=np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4),
+                                    labels=np.array([[5.0, 1.5]]), names=["s01", "s02"], rate=np.float64(128.0))
+    path = write_python2_pickle(value, tmp_path / "s01.dat")
+    with pytest.raises(UnicodeDecodeError):  # the fixture really is Python-2 style
+        with path.open("rb") as file:
+            pickle.load(file)
+    with pytest.raises(DatasetFormatError, match=r"s01\.dat.*encoding='latin1'"):
+        safe_pickle.load_pickle(path, encoding="ASCII")
+    loaded = safe_pickle.load_pickle(path)
+    np.testing.assert_array_equal(loaded["data"], value["data"])
+    np.testing.assert_array_equal(loaded["labels"], value["labels"])
+    assert loaded["names"] == ["s01", "s02"] and loaded["rate"] == 128.0
+    as_bytes = safe_pickle.load_pickle(path, encoding="bytes")
+    assert list(as_bytes) == ["data", "labels", "names", "rate"], "bytes keys are normalised to str"
+    assert as_bytes["names"] == [b"s01", b"s02"]  # values stay as stored
+    np.testing.assert_array_equal(as_bytes["data"], value["data"])
+
+
+def test_str_keys_recurses_and_keeps_ordered_dicts():
+    nested = collections.OrderedDict([(b"a", [{b"b": (1, {b"c": 2})}]), ("d", 3)])
+    out = safe_pickle.str_keys(nested)
+    assert isinstance(out, collections.OrderedDict)
+    assert out == {"a": [{"b": (1, {"c": 2})}], "d": 3}
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".pt"])
+def test_truncated_file_is_a_readable_format_error(tmp_path, suffix):
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".pt":
+        torch.save({"x": np.ones((50, 50))}, path)
+    else:
+        path.write_bytes(pickle.dumps({"x": np.ones((50, 50))}, protocol=4))
+    path.write_bytes(path.read_bytes()[:-300])
+    with pytest.raises(DatasetFormatError, match=rf"data\{suffix} \(\d+ bytes\).*truncated or corrupt"):
+        safe_pickle.load(path)
+
+
+def test_missing_file_is_not_found(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="nothing.pkl does not exist"):
+        safe_pickle.load_pickle(tmp_path / "nothing.pkl")
+    with pytest.raises(FileNotFoundError):
+        safe_pickle.load_torch(tmp_path / "nothing.pt")
