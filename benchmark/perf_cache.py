@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             size_mb = sum(f.stat().st_size for f in root.iterdir()) / 2**20
             rows.append((name, size_mb, _timed_setups(name, root, work / "cache" / name, args.repeats)))
         print(f"fastest of {args.repeats} rounds; 'arrays' = decode files + write cache (1st) or load cache (2nd), "
-              "'setup' = all of setup() (arrays + per-fold normalisation + tensors)")
+              "'setup' = all of setup() (arrays + per-fold normalisation statistics, cached per fold)")
         print(f"{'dataset':<16}{'samples':>8}{'file MB':>8}{'1st arrays':>12}{'2nd arrays':>12}{'ratio':>8}"
               f"{'1st setup':>11}{'2nd setup':>11}{'ratio':>7}")
         for name, size_mb, t in rows:

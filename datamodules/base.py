@@ -3,6 +3,7 @@ the cache, fold splits, normalisation (fit on the training fold), masks, batchin
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any, ClassVar
@@ -87,6 +88,7 @@ class EmotionDataModule(L.LightningDataModule):
         self._arrays: DatasetArrays | None = None
         self._tensors: dict[str, Any] | None = None
         self._splits: dict[str, np.ndarray] = {}
+        self._cache_folder: Path | None = None
 
     # ---- to implement in subclasses -------------------------------------------------------------------------
     def describe(self) -> tuple[TaskSpec, tuple[ModalitySpec, ...]]:
@@ -148,18 +150,16 @@ class EmotionDataModule(L.LightningDataModule):
                 raise ValueError(f"{self.dataset_name}: the {name} split of fold {self.fold} "
                                  f"(protocol {self.protocol!r}) is empty. Make sure the data has {name} rows.")
         self._splits = {"train": train, "valid": valid, "test": test}
-        inputs, masks = {}, {}
-        for spec in self.modalities:
-            x = np.asarray(arrays.inputs[spec.name], dtype=np.float32)
-            m = np.asarray(arrays.masks[spec.name], dtype=bool)
-            if self.normalize:
-                x = self._standardise(x, m, train)
-            inputs[spec.name] = torch.from_numpy(np.ascontiguousarray(x))
-            masks[spec.name] = torch.from_numpy(m)
+        names = [spec.name for spec in self.modalities]
+        stats = self._normalisation_stats(names, train) if self.normalize else {}
         target = torch.from_numpy(np.asarray(arrays.target))
-        target = target.long() if self.task.kind == "multiclass" else target.float()
-        groups = torch.from_numpy(arrays.groups.astype(np.int64)) if arrays.groups is not None else None
-        self._tensors = {"inputs": inputs, "masks": masks, "target": target, "groups": groups}
+        self._tensors = {
+            "inputs": {n: arrays.inputs[n] for n in names},  # stays memory-mapped when cached
+            "masks": {n: torch.from_numpy(np.asarray(arrays.masks[n], dtype=bool)) for n in names},
+            "stats": {n: (torch.from_numpy(mean), torch.from_numpy(std)) for n, (mean, std) in stats.items()},
+            "target": target.long() if self.task.kind == "multiclass" else target.float(),
+            "groups": torch.from_numpy(arrays.groups.astype(np.int64)) if arrays.groups is not None else None,
+        }
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
@@ -184,6 +184,7 @@ class EmotionDataModule(L.LightningDataModule):
         else:
             key = cache_lib.cache_key(type(self).__name__, self.reader_version, self.options(), files)
             folder = self.cache_dir / f"{self.dataset_name}-{key}"
+            self._cache_folder = folder
             arrays = cache_lib.load_cached(folder)
             if arrays is None:
                 arrays = self.read()
@@ -195,22 +196,20 @@ class EmotionDataModule(L.LightningDataModule):
         arrays.check(task, specs, source)
         return arrays
 
-    @staticmethod
-    def _standardise(x: np.ndarray, m: np.ndarray, train: np.ndarray) -> np.ndarray:
-        """z-score each feature with the mean/std of the training rows' real steps; padding steps become 0.
-        Works in place on one new float32 array (the cached input may be a read-only memory map)."""
-        train_x, train_m = x[train], m[train]
-        real = train_x.reshape(-1, x.shape[-1]) if train_m.all() else train_x[train_m]
-        if len(real):
-            mean = real.mean(axis=0, dtype=np.float64).astype(np.float32)
-            std = np.sqrt(np.square(real - mean).mean(axis=0, dtype=np.float64)).astype(np.float32)
-        else:
-            mean, std = np.zeros(x.shape[-1], np.float32), np.ones(x.shape[-1], np.float32)
-        out = np.subtract(x, mean, dtype=np.float32)
-        out /= np.maximum(std, np.float32(1e-6))
-        if not m.all():
-            out[~m] = 0.0
-        return out
+    def _normalisation_stats(self, names: list[str], train: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per-feature mean/std over the training rows' real steps, per modality; saved next to the cached arrays
+        (keyed by the fold's split) so that a second setup of the same fold does not pass over the data again."""
+        fold_key = hashlib.sha256(np.ascontiguousarray(train).tobytes()).hexdigest()[:16]
+        path = self._cache_folder / f"stats-{fold_key}.npz" if self._cache_folder else None
+        if path is not None and path.is_file():
+            saved = np.load(path)
+            if all(f"{n}.mean" in saved for n in names):
+                return {n: (saved[f"{n}.mean"], saved[f"{n}.std"]) for n in names}
+        stats = {n: feature_stats(self.arrays.inputs[n], self.arrays.masks[n], train) for n in names}
+        if path is not None:
+            cache_lib.save_npz_atomic(path, {f"{n}.{k}": v for n, (mean, std) in stats.items()
+                                             for k, v in (("mean", mean), ("std", std))})
+        return stats
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
@@ -222,11 +221,30 @@ class EmotionDataModule(L.LightningDataModule):
         idx = torch.stack(rows)
         t = self._tensors
         ids = self.arrays.ids
+        rows_np = idx.numpy()
+        inputs = {}
+        for name, source in t["inputs"].items():
+            x = torch.from_numpy(np.array(source[rows_np], dtype=np.float32))
+            if name in t["stats"]:
+                mean, std = t["stats"][name]
+                x = ((x - mean) / std).masked_fill_(~t["masks"][name][idx].unsqueeze(-1), 0.0)
+            inputs[name] = x
         return EmotionBatch(
-            inputs={m: x[idx] for m, x in t["inputs"].items()},
+            inputs=inputs,
             masks={m: x[idx] for m, x in t["masks"].items()},
             target=t["target"][idx],
             subject=t["groups"][idx] if t["groups"] is not None else None,
             index=idx,
             ids=[str(ids[i]) for i in idx.tolist()] if ids is not None else [],
         )
+
+
+def feature_stats(x: np.ndarray, mask: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 mean and std (floored at 1e-6) per feature over the real steps of `rows` of `x` (N, T, D)."""
+    train_x, train_m = np.asarray(x[rows], dtype=np.float32), np.asarray(mask[rows], dtype=bool)
+    real = train_x.reshape(-1, x.shape[-1]) if train_m.all() else train_x[train_m]
+    if not len(real):
+        return np.zeros(x.shape[-1], np.float32), np.ones(x.shape[-1], np.float32)
+    mean = real.mean(axis=0, dtype=np.float64)
+    std = np.sqrt(np.square(real - mean.astype(np.float32)).mean(axis=0, dtype=np.float64))
+    return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)

@@ -94,13 +94,14 @@ def test_label_statistics_use_the_training_fold_only():
 
 
 def test_normalisation_is_fit_on_training_rows():
-    dm = DATAMODULES.get("synthetic-dreamer")(num_samples=300, seq_len=6)
+    dm = DATAMODULES.get("synthetic-dreamer")(num_samples=300, seq_len=6, batch_size=1000)
     dm.setup()
-    x = dm._tensors["inputs"]["eeg"][torch.from_numpy(dm._splits["train"])]
-    m = dm._tensors["masks"]["eeg"][torch.from_numpy(dm._splits["train"])]
-    real = x[m]
+    train = next(iter(dm._loader("train", shuffle=False)))
+    real = train.inputs["eeg"][train.masks["eeg"]]
     torch.testing.assert_close(real.mean(0), torch.zeros(14), atol=1e-4, rtol=0)
     torch.testing.assert_close(real.std(0, unbiased=False), torch.ones(14), atol=1e-3, rtol=0)
+    test = next(iter(dm.test_dataloader()))
+    assert test.inputs["eeg"][test.masks["eeg"]].mean(0).abs().max() > 1e-3, "test rows use training statistics"
 
 
 def test_include_selects_modalities_and_rejects_unknown():
