@@ -39,6 +39,9 @@ class EmotionModel(L.LightningModule):
 
     model_name: ClassVar[str] = ""
     default_aux_weights: ClassVar[dict[str, float]] = {}
+    # Weight of the task loss on the returned logits in the training objective. A method whose own objective does
+    # not include that term (CARAT) sets 0; validation and test always report the task loss.
+    task_loss_weight: ClassVar[float] = 1.0
 
     def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -88,7 +91,7 @@ class EmotionModel(L.LightningModule):
     def _shared_step(self, batch: EmotionBatch, stage: str) -> torch.Tensor:
         out = self(batch)
         loss = task_loss(self.task.kind, out.logits, batch.target)
-        total = loss
+        total = loss * self.task_loss_weight if stage == "train" else loss
         log = {f"{stage}/task_loss": loss}
         for name, value in out.aux_losses.items():
             weight = self.aux_weights.get(name, 1.0)
@@ -99,7 +102,7 @@ class EmotionModel(L.LightningModule):
         if stage == "train" and not torch.isfinite(total):
             raise FloatingPointError(
                 f"{type(self).__name__}: non-finite training loss {total.item()} at step {self.global_step} "
-                f"(terms: { {k: float(v) for k, v in log.items()} }). Make sure inputs are finite or lower the lr."
+                f"(terms: { {k: float(v.detach()) for k, v in log.items()} }). Make sure inputs are finite or lower the lr."
             )
         bs = len(batch)
         self.log_dict(log, on_step=stage == "train", on_epoch=True, batch_size=bs, prog_bar=False)

@@ -29,7 +29,7 @@ def test_every_model_trains_on_every_task(name, kind, count):
     out = model(batch)
     assert out.logits.shape == (len(batch), task.num_labels)
     assert torch.isfinite(out.logits).all()
-    loss = task_loss(kind, out.logits, batch.target)
+    loss = model.task_loss_weight * task_loss(kind, out.logits, batch.target)
     for key, value in out.aux_losses.items():
         assert value.ndim == 0 and torch.isfinite(value), key
         loss = loss + model.aux_weights.get(key, 1.0) * value

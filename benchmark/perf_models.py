@@ -1,0 +1,100 @@
+"""Speed of one training step of registered models at their default (official) size on a CMU-MOSEI-aligned-shaped
+batch: forward with every loss, backward, gradient clipping at norm 1.0 and an AdamW step, on CPU threads.
+
+Run: `python -m benchmark.perf_models [model ...] [--steps 5] [--warmup 2] [--threads 2] [--batch-size 64]`
+(default models: tailor carat). Prints one row per model: parameters, the median wall-clock seconds per step after
+the warm-up steps, and the median process CPU seconds (all threads; less sensitive to other load on the machine). Reference, the official code on a 2-thread CPU (methods.md addendum): TAILOR about 11.0 s, CARAT
+about 6.4 s per step with the official BertAdam.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Sequence
+
+import torch
+
+from datamodules.batch import EmotionBatch
+from datamodules.specs import ModalitySpec, TaskSpec
+from models import MODELS, EmotionModel, count_parameters
+from models.task_head import task_loss
+
+MOSEI_LABELS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
+MOSEI_ALIGNED = (ModalitySpec("text", 300, 60, "text"), ModalitySpec("audio", 74, 60, "audio"),
+                 ModalitySpec("visual", 35, 60, "visual"))
+OFFICIAL_STEP_SECONDS = {"tailor": 11.0, "carat": 6.4}
+
+
+def mosei_batch(batch_size: int = 64, seed: int = 0) -> tuple[TaskSpec, tuple[ModalitySpec, ...], EmotionBatch]:
+    """A random batch shaped like CMU-MOSEI aligned (text 60x300, audio 60x74, visual 60x35, 6 labels, no padding)."""
+    g = torch.Generator().manual_seed(seed)
+    task = TaskSpec("multilabel", MOSEI_LABELS)
+    inputs = {m.name: torch.randn(batch_size, m.seq_len, m.dim, generator=g) for m in MOSEI_ALIGNED}
+    masks = {m.name: torch.ones(batch_size, m.seq_len, dtype=torch.bool) for m in MOSEI_ALIGNED}
+    target = (torch.rand(batch_size, len(MOSEI_LABELS), generator=g) < 0.3).float()
+    return task, MOSEI_ALIGNED, EmotionBatch(inputs=inputs, masks=masks, target=target)
+
+
+def training_loss(model: EmotionModel, batch: EmotionBatch) -> torch.Tensor:
+    """The base's training objective: task loss on the logits plus the weighted auxiliary losses."""
+    out = model(batch)
+    loss = task_loss(model.task.kind, out.logits, batch.target)
+    for name, value in out.aux_losses.items():
+        weight = model.aux_weights.get(name, 1.0)
+        if weight:
+            loss = loss + weight * value
+    return loss
+
+
+def step_times(model: EmotionModel, batch: EmotionBatch, steps: int,
+               warmup: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and process CPU seconds of each of `steps` timed training steps after `warmup` untimed ones."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": model.hparams.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=model.hparams.lr)
+    model.train()
+    wall, cpu = [], []
+    for i in range(warmup + steps):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        optimizer.zero_grad(set_to_none=True)
+        training_loss(model, batch).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if i >= warmup:
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    return wall, cpu
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="*", default=["tailor", "carat"], help="registered model names")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    task, modalities, batch = mosei_batch(args.batch_size)
+    rows = []
+    print(f"one training step, batch {args.batch_size}, CMU-MOSEI aligned shapes, {args.threads} threads, "
+          f"median of {args.steps} after {args.warmup} warm-up")
+    print(f"{'model':<14} {'parameters':>12} {'median s/step':>14} {'cpu s/step':>11} {'official s/step':>16}")
+    for name in args.models:
+        torch.manual_seed(0)
+        model = MODELS.get(name)(task=task, modalities=modalities)
+        wall, cpu = step_times(model, batch, args.steps, args.warmup)
+        row = {"model": name, "parameters": count_parameters(model), "median_seconds": statistics.median(wall),
+               "median_cpu_seconds": statistics.median(cpu), "official_seconds": OFFICIAL_STEP_SECONDS.get(name)}
+        rows.append(row)
+        official = f"{row['official_seconds']:.1f}" if row["official_seconds"] else "-"
+        print(f"{name:<14} {row['parameters']:>12,} {row['median_seconds']:>14.3f} {row['median_cpu_seconds']:>11.3f} "
+              f"{official:>16}", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
