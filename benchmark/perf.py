@@ -1,0 +1,22 @@
+"""`emobench perf models|cache [...]`: speed and size figures printed by the benchmark scripts (never timed tests).
+
+models: one training step per model at the official size on a CMU-MOSEI-shaped batch (`benchmark.perf_models`).
+cache: first vs cached `setup()` of the real-format readers on generated files (`benchmark.perf_cache`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+TARGETS = {"models": "benchmark.perf_models", "cache": "benchmark.perf_cache"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", choices=sorted(TARGETS), help="what to measure")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="options of that benchmark (see --help after it)")
+
+
+def command(args: argparse.Namespace) -> int:
+    result = importlib.import_module(TARGETS[args.target]).main(args.args)
+    return result if isinstance(result, int) else 0
