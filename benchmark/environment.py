@@ -33,9 +33,28 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def reset_peak_memory() -> None:
+    """Start a fresh peak for this cell: CUDA's allocator statistics, and on Linux the process's peak resident set
+    (writing 5 to /proc/self/clear_refs resets VmHWM), so cells run one after another in a worker are measured
+    separately."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def peak_memory_mb() -> float:
-    """Peak GPU memory allocated when CUDA is in use, else the process's peak resident set size."""
+    """Peak GPU memory allocated when CUDA is in use, else the process's peak resident set size since the last
+    `reset_peak_memory()` (Linux; elsewhere since the process started)."""
     if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
         return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10

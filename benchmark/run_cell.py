@@ -60,6 +60,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, and return a record (status "ok"); exceptions propagate to the caller."""
     quiet_lightning()
     started = time.time()
+    environment.reset_peak_memory()
     plain = to_plain(cfg)
     cid = cell_id(cfg)
     cell_dir = Path(cfg.output) / cfg.sweep / "runs" / cid
