@@ -35,3 +35,9 @@ def random_batch(task: TaskSpec, modalities, batch_size: int = 4, seed: int = 0,
     else:
         target = torch.arange(batch_size) % (L - 1)  # unbalanced, so a constant model still gets a gradient
     return EmotionBatch(inputs=inputs, masks=masks, target=target)
+
+
+def grad_norm(module: torch.nn.Module | torch.nn.Parameter) -> float:
+    """Sum of absolute gradients of a module's parameters (or of one parameter); 0 when none has a gradient."""
+    params = [module] if isinstance(module, torch.nn.Parameter) else list(module.parameters())
+    return sum(float(p.grad.abs().sum()) for p in params if p.grad is not None)

@@ -12,7 +12,7 @@ from datamodules.specs import ModalitySpec, TaskSpec
 from models.base import count_parameters
 from models.carat import Carat, ema_prototypes, supcon_reference, supcon_with_queue
 from models.task_head import task_loss
-from tests.models.helpers import TASKS, THREE, random_batch
+from tests.models.helpers import TASKS, THREE, grad_norm, random_batch
 
 MOSEI = TaskSpec("multilabel", ("happy", "sad", "anger", "surprise", "disgust", "fear"))
 M3ED = TaskSpec("multilabel", ("Happy", "Neutral", "Sad", "Disgust", "Anger", "Fear", "Surprise"))
@@ -26,11 +26,6 @@ SMALL = dict(hidden=16, latent_dim=8, num_heads=2, ffn_dim=16, primary_layers=1,
              queue_size=64, pooler=False)
 OFFICIAL_TERMS = {"lsr_clf": 0.01, "aug_clf": 0.1, "beta_clf": 1.0, "cl": 1.0, "recon_mse": 1.0, "aug_mse": 1.0,
                   "beta_mse": 0.0, "total_aug_clf": 1.0, "shuffle_aug_clf": 0.1}
-
-
-def _grad_norm(module) -> float:
-    params = [module] if isinstance(module, torch.nn.Parameter) else list(module.parameters())
-    return sum(float(p.grad.abs().sum()) for p in params if p.grad is not None)
 
 
 @pytest.mark.parametrize(("task", "modalities", "kwargs", "official"), [
@@ -101,9 +96,9 @@ def test_auxiliary_losses_are_nonzero_and_train_their_parts():
         assert aux[name].detach() > 0, name
         aux[name].backward()
         for module in modules:
-            assert _grad_norm(getattr(model, module)) > 0, (name, module)
+            assert grad_norm(getattr(model, module)) > 0, (name, module)
         if name in ("lsr_clf", "recon_mse"):
-            assert _grad_norm(model.aggregation) == 0, name
+            assert grad_norm(model.aggregation) == 0, name
 
 
 def test_prototypes_and_queue_update_only_in_training_and_stay_detached():

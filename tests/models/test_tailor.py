@@ -11,7 +11,7 @@ from models.base import count_parameters
 from models.layers.bert import BertAttention, fast_dropout, key_padding_mask
 from models.tailor import Tailor
 from models.task_head import task_loss
-from tests.models.helpers import TASKS, THREE, random_batch
+from tests.models.helpers import TASKS, THREE, grad_norm, random_batch
 
 MOSEI = TaskSpec("multilabel", ("happy", "sad", "anger", "surprise", "disgust", "fear"))
 ALIGNED = (ModalitySpec("text", 300, 60, "text"), ModalitySpec("audio", 74, 60, "audio"),
@@ -20,10 +20,6 @@ UNALIGNED = (ModalitySpec("text", 300, 50, "text"), ModalitySpec("audio", 74, 50
              ModalitySpec("visual", 35, 500, "visual"))
 SMALL = dict(hidden=16, num_heads=2, ffn_dim=16, primary_layers=1, layers=1, cross_layers=1, pooler=False)
 EQUAL = (ModalitySpec("text", 6, 5, "text"), ModalitySpec("audio", 4, 5, "audio"), ModalitySpec("visual", 5, 5, "visual"))
-
-
-def _grad_norm(module: torch.nn.Module) -> float:
-    return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
 
 
 @pytest.mark.parametrize(("modalities", "official"), [(ALIGNED, 10_798_652), (UNALIGNED, 10_884_944)])
@@ -73,11 +69,11 @@ def test_auxiliary_losses_are_nonzero_and_train_their_parts():
         assert aux[name].detach() > 0, name
         aux[name].backward()
         for module in modules:
-            assert _grad_norm(getattr(model, module)) > 0, (name, module)
+            assert grad_norm(getattr(model, module)) > 0, (name, module)
         if name in ("common", "orthogonality", "ctc"):
-            assert _grad_norm(model.discriminator) == 0, name
+            assert grad_norm(model.discriminator) == 0, name
         if name.startswith("adversarial"):
-            assert _grad_norm(model.decoder) == 0 and _grad_norm(model.label_classifier) == 0, name
+            assert grad_norm(model.decoder) == 0 and grad_norm(model.label_classifier) == 0, name
 
 
 def test_common_extractor_receives_the_reversed_discriminator_gradient():
