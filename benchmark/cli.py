@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         table.add_row(key, f"{value:.4f}")
     console.print(table)
     console.print(f"best {record['best_val']['name']} = {record['best_val']['value']:.4f} after "
-                  f"{record['epochs'] + 1} epochs; record written to {path}")
+                  f"{record['epochs']} epochs; record written to {path}")
     return 0
 
 

@@ -295,6 +295,12 @@ def board_notes(board: DatasetBoard) -> list[str]:
     notes.append("params: parameter count; fit s: mean training wall-clock seconds; peak MB: largest peak memory.")
     if board.superseded:
         notes.append(f"{board.superseded} older record(s) of re-run cells ignored (latest kept).")
+    counts = board.table.set_index("model")["n"].astype(int)
+    if counts.nunique() > 1:
+        short = ", ".join(f"{m} ({n})" for m, n in counts.items() if n < counts.max())
+        notes.append(f"Warning: models have different numbers of cells (fewest: {short}; most: {counts.max()}), so "
+                     "their means cover different seeds/folds; only the paired test compares matched cells. "
+                     "Rerun the missing or failed cells (`emobench sweep --rerun-failed`).")
     return notes
 
 

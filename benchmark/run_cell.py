@@ -4,6 +4,7 @@ validation metric, test the best checkpoint, and return the result record. No lo
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from pathlib import Path
@@ -69,7 +70,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, model = build(cfg)
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=cell_dir / "checkpoints", filename="best", monitor=model.monitor, mode=model.monitor_mode,
+        dirpath=cell_dir / "checkpoints" / f"attempt-{os.getpid()}-{int(started)}", filename="best", monitor=model.monitor, mode=model.monitor_mode,
         save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False)
     early_stop = L.pytorch.callbacks.EarlyStopping(monitor=model.monitor, mode=model.monitor_mode,
                                                    patience=cfg.trainer.patience)
@@ -98,7 +99,8 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
             raise RuntimeError(f"no checkpoint was saved: the monitored metric <{model.monitor}> was never "
                                "logged. Make sure the validation split is not empty.")
         test_start = time.time()
-        results = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
+        results = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False,
+                               weights_only=True)
         test_seconds = time.time() - test_start
         test_metrics = {k: float(v) for k, v in results[0].items()}
         if wandb_logger is not None:
@@ -118,7 +120,8 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
         "config": plain,
         "metrics": test_metrics,
         "best_val": {"name": model.monitor, "value": float(best) if best is not None else None},
-        "epochs": int(trainer.current_epoch),
+        "epochs": int(trainer.current_epoch),  # epochs completed
+        "torch_threads": torch.get_num_threads(),  # changes float reduction order; not part of the cell id
         "fit_seconds": round(fit_seconds, 3),
         "test_seconds": round(test_seconds, 3),
         "parameters": count_parameters(model),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,4 +40,11 @@ def load_records(folder: Path) -> list[dict[str, Any]]:
     """All finished records in `folder` (temp files of cells in flight are ignored)."""
     if not folder.is_dir():
         return []
-    return [read_record(p) for p in sorted(folder.glob("*.json"))]
+    records = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            records.append(read_record(path))
+        except (OSError, ValueError) as err:  # written atomically, so only an outside edit can break one
+            warnings.warn(f"{path}: unreadable result record ({err}); skipped. Make sure nothing else writes "
+                          "into the cells folder, or delete the file to recompute the cell.", stacklevel=2)
+    return records

@@ -89,6 +89,7 @@ class EmotionDataModule(L.LightningDataModule):
         self._tensors: dict[str, Any] | None = None
         self._splits: dict[str, np.ndarray] = {}
         self._cache_folder: Path | None = None
+        self._setup_fold: int | None = None
 
     # ---- to implement in subclasses -------------------------------------------------------------------------
     def describe(self) -> tuple[TaskSpec, tuple[ModalitySpec, ...]]:
@@ -141,7 +142,11 @@ class EmotionDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self._tensors is not None:
+            if self._setup_fold != self.fold:
+                raise RuntimeError(f"{self.dataset_name}: set up for fold {self._setup_fold}, now fold={self.fold}. "
+                                   "Make a new datamodule per fold.")
             return
+        self._setup_fold = self.fold
         arrays = self.arrays
         train, valid, test = split_indices(self.protocol, self.fold, self._num_folds, self.val_fraction,
                                            self.split_seed, arrays.split, arrays.groups, len(arrays))

@@ -358,6 +358,9 @@ class M3edUtteranceDataModule(_M3edBase, name="m3ed-utterance"):
         super().__init__(file=file, audio_dim=audio_dim, **kwargs)
         if context < 0:
             raise ValueError(f"<context={context}> must be >= 0 (earlier utterances before each utterance).")
+        if self.protocol == "kfold":
+            raise ValueError("m3ed-utterance: <protocol=kfold> would put utterances of one dialogue (and their shared "
+                             "context) on both sides of a split; use official, group-kfold or loso (by TV series).")
         self.context = context
 
     def describe(self) -> tuple[TaskSpec, tuple[ModalitySpec, ...]]:

@@ -10,7 +10,8 @@ import numpy as np
 @dataclass
 class LabelStatistics:
     """frequency: (L,) mean target (label rate, mean distribution or class prior); cooccurrence: (L, L) E[y_i y_j];
-    correlation: (L, L) Pearson correlation of the label columns (0 where a column is constant)."""
+    correlation: (L, L) Pearson correlation of the label columns (0 off the diagonal where a column is
+    constant; the diagonal is 1)."""
 
     frequency: np.ndarray
     cooccurrence: np.ndarray

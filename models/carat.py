@@ -111,7 +111,7 @@ from datamodules.batch import EmotionBatch
 from models.base import EmotionModel
 from models.layers.bert import LAYER_NORM_EPS, BertEncoder, CtcAligner, init_bert_weights
 from models.output import ModelOutput
-from models.task_head import task_loss
+from models.task_head import predict, task_loss
 
 OFFICIAL_TEXT_POSITIONS, OFFICIAL_OTHER_POSITIONS = 60, 500  # models/configs/{text,visual,audio}_config.json
 
@@ -313,9 +313,6 @@ class Carat(EmotionModel, name="carat"):
             scores = scores.reshape(-1, scores.shape[-1])
         return task_loss(self.task.kind, scores, target)
 
-    def _probabilities(self, scores: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(scores) if self.task.kind == "multilabel" else torch.softmax(scores, dim=-1)
-
     # ---- forward -----------------------------------------------------------------------------------------------
     def forward(self, batch: EmotionBatch) -> ModelOutput:
         lsr, latents, recon, pads = [], [], [], []
@@ -355,7 +352,7 @@ class Carat(EmotionModel, name="carat"):
         o4 = clf(beta)
         beta_stack = torch.stack(beta, dim=1)  # (B, N, K, hidden)
         agg = self.aggregation(beta_stack.flatten(2))  # (B, N, K)
-        p = 0.5 * (self._probabilities(o4) + self._probabilities(agg).mean(dim=1))
+        p = 0.5 * (predict(self.task.kind, o4) + predict(self.task.kind, agg).mean(dim=1))
         if self.task.kind == "multilabel":
             logits = torch.logit(p.clamp(1e-6, 1.0 - 1e-6))
         else:

@@ -240,3 +240,17 @@ def test_offline_wandb_run_holds_the_leaderboard_tables(sweep):
     assert [row[0] for row in mosei["data"]] == ["alpha", "beta", "gamma"]
     assert "micro_f1_mean" in mosei["columns"] and "micro_f1_std" in mosei["columns"]
     assert len(list((run_dir / "files" / "media" / "images").glob("plot_*.png"))) == 4
+
+
+def test_unequal_cell_counts_are_flagged(tmp_path):
+    sweep = write_fixture(tmp_path / "out" / "uneven")
+    alpha_cells = sorted((sweep / "cells").glob("alpha-*"))
+    assert alpha_cells, "fixture naming changed"
+    alpha_cells[0].unlink()
+    result = write_leaderboards(sweep, wandb_mode="disabled", quiet=True)
+    notes = " ".join((result["folder"] / f"{name}.md").read_text() for name in (MOSEI, DEAP))
+    assert "different numbers of cells" in notes and "alpha (" in notes
+
+
+def test_equal_cell_counts_carry_no_warning(written):
+    assert "different numbers of cells" not in (written["folder"] / f"{MOSEI}.md").read_text()

@@ -243,3 +243,10 @@ def test_truncated_pickle_is_a_format_error(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(DatasetFormatError, match=r"\(1000 bytes\) could not be read.*truncated or corrupt"):
         _dm(tmp_path).setup()
+
+
+def test_utterance_task_refuses_row_level_kfold():
+    from datamodules import DATAMODULES
+
+    with pytest.raises(ValueError, match="kfold"):
+        DATAMODULES.get("m3ed-utterance")(protocol="kfold")

@@ -65,7 +65,7 @@ def test_folds_are_disjoint_and_group_protocols_hold_out_groups(name):
     assert not set(s["train"]) & set(s["test"]) and not set(s["valid"]) & set(s["test"])
     assert not set(s["train"]) & set(s["valid"])
     groups = dm.arrays.groups
-    if dm.protocol in ("group-kfold", "loso", "official"):
+    if groups is not None and dm.protocol in ("group-kfold", "loso", "official"):
         assert not set(groups[s["train"]]) & set(groups[s["test"]]), "test groups unseen in training"
         assert not set(groups[s["valid"]]) & set(groups[s["test"]])
 
@@ -116,4 +116,12 @@ def test_include_selects_modalities_and_rejects_unknown():
 def test_fold_out_of_range_is_a_clear_error():
     dm = DATAMODULES.get("synthetic-deap")(num_samples=100, seq_len=4, fold=7)
     with pytest.raises(ValueError, match="out of range"):
+        dm.setup()
+
+
+def test_changing_the_fold_after_setup_is_refused():
+    dm = DATAMODULES.get("synthetic-deap")(num_samples=100, seq_len=4)
+    dm.setup()
+    dm.fold = 1
+    with pytest.raises(RuntimeError, match="new datamodule per fold"):
         dm.setup()
