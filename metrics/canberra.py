@@ -6,16 +6,12 @@ docstring)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
-from torchmetrics import Metric
 
+from metrics._per_sample_mean import PerSampleMeanMetric
 from metrics._utils import (
     _batch_count,
     _check_distribution_inputs,
-    _check_optional_num_labels,
     _pyldl_clip,
     _sample_mean,
 )
@@ -41,7 +37,7 @@ def canberra_distance(preds: Tensor, target: Tensor, validate_args: bool = True)
     return _canberra_compute(*_canberra_update(preds, target, None, validate_args))
 
 
-class CanberraDistance(Metric):
+class CanberraDistance(PerSampleMeanMetric):
     r"""Canberra distance, averaged over samples (lower is better).
 
     .. math::
@@ -79,27 +75,7 @@ class CanberraDistance(Metric):
         tensor(0.6667, dtype=torch.float64)
     """
 
-    is_differentiable = False
     higher_is_better = False
-    full_state_update = False
-
-    canberra_sum: Tensor
-    canberra_count: Tensor
-
-    def __init__(self, num_labels: int | None = None, validate_args: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _check_optional_num_labels(num_labels)
-        self.num_labels = num_labels
-        self.validate_args = validate_args
-        self.add_state("canberra_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("canberra_count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        """Add the batch's per-sample values and its size."""
-        value_sum, num_samples = _canberra_update(preds, target, self.num_labels, self.validate_args)
-        self.canberra_sum += value_sum
-        self.canberra_count += num_samples
-
-    def compute(self) -> Tensor:
-        """Mean over every sample seen."""
-        return _canberra_compute(self.canberra_sum, self.canberra_count)
+    state_name = "canberra"
+    per_sample_update = staticmethod(_canberra_update)
+    per_sample_compute = staticmethod(_canberra_compute)

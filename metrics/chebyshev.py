@@ -6,16 +6,12 @@ docstring)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
-from torchmetrics import Metric
 
+from metrics._per_sample_mean import PerSampleMeanMetric
 from metrics._utils import (
     _batch_count,
     _check_distribution_inputs,
-    _check_optional_num_labels,
     _sample_mean,
 )
 
@@ -39,7 +35,7 @@ def chebyshev_distance(preds: Tensor, target: Tensor, validate_args: bool = True
     return _chebyshev_compute(*_chebyshev_update(preds, target, None, validate_args))
 
 
-class ChebyshevDistance(Metric):
+class ChebyshevDistance(PerSampleMeanMetric):
     r"""Chebyshev distance, averaged over samples (lower is better).
 
     .. math::
@@ -74,27 +70,7 @@ class ChebyshevDistance(Metric):
         tensor(0.1250, dtype=torch.float64)
     """
 
-    is_differentiable = False
     higher_is_better = False
-    full_state_update = False
-
-    chebyshev_sum: Tensor
-    chebyshev_count: Tensor
-
-    def __init__(self, num_labels: int | None = None, validate_args: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _check_optional_num_labels(num_labels)
-        self.num_labels = num_labels
-        self.validate_args = validate_args
-        self.add_state("chebyshev_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("chebyshev_count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        """Add the batch's per-sample values and its size."""
-        value_sum, num_samples = _chebyshev_update(preds, target, self.num_labels, self.validate_args)
-        self.chebyshev_sum += value_sum
-        self.chebyshev_count += num_samples
-
-    def compute(self) -> Tensor:
-        """Mean over every sample seen."""
-        return _chebyshev_compute(self.chebyshev_sum, self.chebyshev_count)
+    state_name = "chebyshev"
+    per_sample_update = staticmethod(_chebyshev_update)
+    per_sample_compute = staticmethod(_chebyshev_compute)

@@ -6,16 +6,12 @@ docstring)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
-from torchmetrics import Metric
 
+from metrics._per_sample_mean import PerSampleMeanMetric
 from metrics._utils import (
     _batch_count,
     _check_distribution_inputs,
-    _check_optional_num_labels,
     _pyldl_clip,
     _sample_mean,
 )
@@ -41,7 +37,7 @@ def clark_distance(preds: Tensor, target: Tensor, validate_args: bool = True) ->
     return _clark_compute(*_clark_update(preds, target, None, validate_args))
 
 
-class ClarkDistance(Metric):
+class ClarkDistance(PerSampleMeanMetric):
     r"""Clark distance, averaged over samples (lower is better).
 
     .. math::
@@ -80,27 +76,7 @@ class ClarkDistance(Metric):
         tensor(0.5270, dtype=torch.float64)
     """
 
-    is_differentiable = False
     higher_is_better = False
-    full_state_update = False
-
-    clark_sum: Tensor
-    clark_count: Tensor
-
-    def __init__(self, num_labels: int | None = None, validate_args: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _check_optional_num_labels(num_labels)
-        self.num_labels = num_labels
-        self.validate_args = validate_args
-        self.add_state("clark_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("clark_count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        """Add the batch's per-sample values and its size."""
-        value_sum, num_samples = _clark_update(preds, target, self.num_labels, self.validate_args)
-        self.clark_sum += value_sum
-        self.clark_count += num_samples
-
-    def compute(self) -> Tensor:
-        """Mean over every sample seen."""
-        return _clark_compute(self.clark_sum, self.clark_count)
+    state_name = "clark"
+    per_sample_update = staticmethod(_clark_update)
+    per_sample_compute = staticmethod(_clark_compute)

@@ -6,16 +6,12 @@ docstring)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
-from torchmetrics import Metric
 
+from metrics._per_sample_mean import PerSampleMeanMetric
 from metrics._utils import (
     _batch_count,
     _check_distribution_inputs,
-    _check_optional_num_labels,
     _safe_norm,
     _sample_mean,
 )
@@ -45,7 +41,7 @@ def cosine_similarity(preds: Tensor, target: Tensor, validate_args: bool = True)
     return _cosine_compute(*_cosine_update(preds, target, None, validate_args))
 
 
-class CosineSimilarity(Metric):
+class CosineSimilarity(PerSampleMeanMetric):
     r"""Cosine similarity, averaged over samples (higher is better).
 
     .. math::
@@ -84,27 +80,7 @@ class CosineSimilarity(Metric):
         tensor(0.9330, dtype=torch.float64)
     """
 
-    is_differentiable = False
     higher_is_better = True
-    full_state_update = False
-
-    cosine_sum: Tensor
-    cosine_count: Tensor
-
-    def __init__(self, num_labels: int | None = None, validate_args: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _check_optional_num_labels(num_labels)
-        self.num_labels = num_labels
-        self.validate_args = validate_args
-        self.add_state("cosine_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("cosine_count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        """Add the batch's per-sample values and its size."""
-        value_sum, num_samples = _cosine_update(preds, target, self.num_labels, self.validate_args)
-        self.cosine_sum += value_sum
-        self.cosine_count += num_samples
-
-    def compute(self) -> Tensor:
-        """Mean over every sample seen."""
-        return _cosine_compute(self.cosine_sum, self.cosine_count)
+    state_name = "cosine"
+    per_sample_update = staticmethod(_cosine_update)
+    per_sample_compute = staticmethod(_cosine_compute)

@@ -6,16 +6,12 @@ docstring)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
-from torchmetrics import Metric
 
+from metrics._per_sample_mean import PerSampleMeanMetric
 from metrics._utils import (
     _batch_count,
     _check_distribution_inputs,
-    _check_optional_num_labels,
     _sample_mean,
 )
 
@@ -41,7 +37,7 @@ def intersection_similarity(preds: Tensor, target: Tensor, validate_args: bool =
     return _intersection_compute(*_intersection_update(preds, target, None, validate_args))
 
 
-class IntersectionSimilarity(Metric):
+class IntersectionSimilarity(PerSampleMeanMetric):
     r"""Intersection similarity, averaged over samples (higher is better).
 
     .. math::
@@ -78,29 +74,7 @@ class IntersectionSimilarity(Metric):
         tensor(0.8750, dtype=torch.float64)
     """
 
-    is_differentiable = False
     higher_is_better = True
-    full_state_update = False
-
-    intersection_sum: Tensor
-    intersection_count: Tensor
-
-    def __init__(self, num_labels: int | None = None, validate_args: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _check_optional_num_labels(num_labels)
-        self.num_labels = num_labels
-        self.validate_args = validate_args
-        self.add_state(
-            "intersection_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
-        )
-        self.add_state("intersection_count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        """Add the batch's per-sample values and its size."""
-        value_sum, num_samples = _intersection_update(preds, target, self.num_labels, self.validate_args)
-        self.intersection_sum += value_sum
-        self.intersection_count += num_samples
-
-    def compute(self) -> Tensor:
-        """Mean over every sample seen."""
-        return _intersection_compute(self.intersection_sum, self.intersection_count)
+    state_name = "intersection"
+    per_sample_update = staticmethod(_intersection_update)
+    per_sample_compute = staticmethod(_intersection_compute)

@@ -6,16 +6,12 @@ docstring)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
-from torchmetrics import Metric
 
+from metrics._per_sample_mean import PerSampleMeanMetric
 from metrics._utils import (
     _batch_count,
     _check_distribution_inputs,
-    _check_optional_num_labels,
     _pyldl_clip,
     _sample_mean,
 )
@@ -41,7 +37,7 @@ def kl_divergence(preds: Tensor, target: Tensor, validate_args: bool = True) -> 
     return _kl_compute(*_kl_update(preds, target, None, validate_args))
 
 
-class KLDivergence(Metric):
+class KLDivergence(PerSampleMeanMetric):
     r"""Kullback-Leibler divergence KL(target || preds), averaged over samples (lower is better).
 
     .. math::
@@ -79,27 +75,7 @@ class KLDivergence(Metric):
         tensor(0.1733, dtype=torch.float64)
     """
 
-    is_differentiable = False
     higher_is_better = False
-    full_state_update = False
-
-    kl_sum: Tensor
-    kl_count: Tensor
-
-    def __init__(self, num_labels: int | None = None, validate_args: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _check_optional_num_labels(num_labels)
-        self.num_labels = num_labels
-        self.validate_args = validate_args
-        self.add_state("kl_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("kl_count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        """Add the batch's per-sample values and its size."""
-        value_sum, num_samples = _kl_update(preds, target, self.num_labels, self.validate_args)
-        self.kl_sum += value_sum
-        self.kl_count += num_samples
-
-    def compute(self) -> Tensor:
-        """Mean over every sample seen."""
-        return _kl_compute(self.kl_sum, self.kl_count)
+    state_name = "kl"
+    per_sample_update = staticmethod(_kl_update)
+    per_sample_compute = staticmethod(_kl_compute)

@@ -162,7 +162,7 @@ def test_module_docstring_and_doctests(module_name):
     classes = [
         obj for obj in vars(module).values() if isinstance(obj, type) and obj.__module__ == module_name
     ]
-    if classes:
+    if classes and not module_name.rsplit(".", 1)[1].startswith("_"):  # private bases need no doctest
         assert result.attempted > 0, f"{module_name}: its metric class needs a doctest"
 
 
@@ -172,7 +172,7 @@ def test_every_metric_class_is_exported_and_declared():
     assert exported == registered
     for name in exported:
         cls = getattr(metrics, name)
-        assert "higher_is_better" in vars(cls) and vars(cls)["is_differentiable"] is False, name
-        assert vars(cls)["full_state_update"] is False, name
+        assert "higher_is_better" in vars(cls) and cls.is_differentiable is False, name  # direction per class
+        assert cls.full_state_update is False, name
         for section in ("Args:", "Raises:", "Example:", ".. math::", ">>> "):
             assert section in cls.__doc__, f"{name} docstring lacks {section!r}"
