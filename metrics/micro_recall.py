@@ -1,39 +1,24 @@
 """Multilabel ``micro_recall``: TP / (TP + FN) pooled over every (sample, label) cell.
 
-The statistics and their reduction are torchmetrics' ``MultilabelRecall(average="micro")`` (per-label
-TP/FP/TN/FN ``long`` states summed under DDP); this file adds the suite's input contract. torchmetrics
-binarises floating ``preds`` with the strict comparison ``preds > threshold``
-(``_multilabel_stat_scores_format`` in ``torchmetrics/functional/classification/stat_scores.py``, 1.9.0), but
-first applies a sigmoid when any value lies outside [0, 1] (``normalize_logits_if_needed``). We reject such
-inputs, so the sigmoid never fires and the rule is exactly ``accuracy``'s strict ``p > threshold``."""
+The statistics and their DDP reduction are torchmetrics' ``MultilabelRecall(average="micro")``; ``metrics._checked_multilabel`` adds
+the suite's input contract (probabilities in [0, 1], strict ``p > threshold``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from torch import Tensor
 from torchmetrics.classification import MultilabelRecall
 from torchmetrics.functional.classification import multilabel_recall
 
-from metrics._utils import _check_int_at_least, _check_multilabel_inputs, _check_threshold
+from metrics._checked_multilabel import CheckedMultilabel, checked_functional
 
 
 def micro_recall(preds: Tensor, target: Tensor, threshold: float = 0.5, validate_args: bool = True) -> Tensor:
     """Functional form of :class:`MicroRecall` on one set of predictions; L = ``preds.shape[1]``."""
-    threshold = _check_threshold(threshold)
-    _check_multilabel_inputs(preds, target, None, validate_args)
-    return multilabel_recall(
-        preds,
-        target,
-        num_labels=preds.shape[1],
-        threshold=threshold,
-        average="micro",
-        zero_division=0,
-        validate_args=validate_args,
-    )
+    return checked_functional(multilabel_recall, preds, target, threshold, validate_args,
+                              average="micro", zero_division=0)
 
 
-class MicroRecall(MultilabelRecall):
+class MicroRecall(CheckedMultilabel, MultilabelRecall):
     r"""TP / (TP + FN) pooled over every (sample, label) cell.
 
     .. math::
@@ -70,24 +55,5 @@ class MicroRecall(MultilabelRecall):
         tensor(1.)
     """
 
-    is_differentiable = False
     higher_is_better = True
-    full_state_update = False
-
-    def __init__(
-        self, num_labels: int, threshold: float = 0.5, validate_args: bool = True, **kwargs: Any
-    ) -> None:
-        _check_int_at_least("num_labels", num_labels, 2)
-        super().__init__(
-            num_labels=num_labels,
-            threshold=_check_threshold(threshold),
-            average="micro",
-            zero_division=0,
-            validate_args=validate_args,
-            **kwargs,
-        )
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        """Check the inputs against the suite's contract, then add torchmetrics' per-label TP/FP/TN/FN."""
-        _check_multilabel_inputs(preds, target, self.num_labels, self.validate_args)
-        super().update(preds, target)
+    fixed_kwargs = {"average": "micro", "zero_division": 0}
