@@ -9,8 +9,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.config import ConfigError, cell_id, from_cli, merge_cell
-from datamodules.registry import UnknownNameError
+from emobench.benchmark.config import ConfigError, cell_id, from_cli, merge_cell
+from emobench.datamodules.registry import UnknownNameError
 
 console = Console()
 USAGE_ERRORS = (ConfigError, UnknownNameError)
@@ -18,8 +18,8 @@ USAGE_ERRORS = (ConfigError, UnknownNameError)
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every registered model and dataset."""
-    from datamodules import DATAMODULES
-    from models import MODELS
+    from emobench.datamodules import DATAMODULES
+    from emobench.models import MODELS
 
     models = Table(title="Models")
     models.add_column("name", no_wrap=True)
@@ -44,8 +44,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Train and test one cell, write its record, print its test metrics."""
-    from benchmark.run_cell import run_cell
-    from benchmark.store import cells_dir, write_record
+    from emobench.benchmark.run_cell import run_cell
+    from emobench.benchmark.store import cells_dir, write_record
 
     cfg = merge_cell(from_cli(args.overrides), source="command line")
     console.print(f"[bold]emobench run[/bold] model={cfg.model} dataset={cfg.dataset} seed={cfg.seed} "
@@ -66,9 +66,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 # Commands implemented in their own modules: name -> (module, help). Each module defines
 # `add_arguments(parser)` and `command(args) -> int`; it is imported only when its command runs.
 MODULE_COMMANDS: dict[str, tuple[str, str]] = {
-    "sweep": ("benchmark.sweep_cli", "run a sweep: every model x dataset x seed x fold of a YAML file"),
-    "table": ("benchmark.leaderboard_cli", "write leaderboards (CSV, Markdown, LaTeX, PNG) of a sweep folder"),
-    "perf": ("benchmark.perf", "print speed and size figures (step time, parameters, cache)"),
+    "sweep": ("emobench.benchmark.sweep_cli", "run a sweep: every model x dataset x seed x fold of a YAML file"),
+    "table": ("emobench.benchmark.leaderboard_cli", "write leaderboards (CSV, Markdown, LaTeX, PNG) of a sweep folder"),
+    "perf": ("emobench.benchmark.perf", "print speed and size figures (step time, parameters, cache)"),
 }
 
 

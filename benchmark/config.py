@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+# The YAML files shipped inside the distribution (`emobench.experiments`); a user's own sweep files are read from
+# any path. Installed packages are always unpacked on disk, so the resource folder is a real path.
+EXPERIMENTS = Path(str(importlib.resources.files("emobench.experiments")))
 
 
 class ConfigError(ValueError):

@@ -11,7 +11,15 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from benchmark.config import EXPERIMENTS, CellConfig, ConfigError, cell_id, load_yaml, merge_cell, to_plain
+from emobench.benchmark.config import (
+    EXPERIMENTS,
+    CellConfig,
+    ConfigError,
+    cell_id,
+    load_yaml,
+    merge_cell,
+    to_plain,
+)
 
 # Keys a fragment may not set: the grid owns them (a model / dataset override may set `model` / `dataset` to make
 # its entry a labelled variant of a registered one, see `SweepConfig`).
@@ -151,8 +159,8 @@ def _names(value: Any, key: str, path: Path) -> list[str] | str:
 def resolve_names(cfg: DictConfig, path: Path) -> tuple[list[str], list[str]]:
     """(model entries, dataset entries), with `all` / `all_twins` expanded; every entry must be registered or be a
     variant whose override names a registered class. Unregistered names raise one error listing all of them."""
-    from datamodules import DATAMODULES
-    from models import MODELS
+    from emobench.datamodules import DATAMODULES
+    from emobench.models import MODELS
 
     models = _names(cfg.models, "models", path)
     datasets = _names(cfg.datasets, "datasets", path)
@@ -163,7 +171,7 @@ def resolve_names(cfg: DictConfig, path: Path) -> tuple[list[str], list[str]]:
     if isinstance(datasets, str):
         if datasets not in ("all", "all_twins"):
             raise ConfigError(f"{path}: <datasets={datasets}> must be a list of names, `all_twins` or `all`.")
-        from datamodules.synthetic.twin import SyntheticTwin
+        from emobench.datamodules.synthetic.twin import SyntheticTwin
 
         names = DATAMODULES.names()
         datasets = names if datasets == "all" else [n for n in names if issubclass(DATAMODULES.get(n), SyntheticTwin)]
@@ -190,7 +198,7 @@ def resolve_names(cfg: DictConfig, path: Path) -> tuple[list[str], list[str]]:
 
 
 def _num_folds(dataset: str, data_args: dict[str, Any], cache: dict[str, int]) -> int:
-    from datamodules import DATAMODULES
+    from emobench.datamodules import DATAMODULES
 
     key = json.dumps([dataset, data_args], sort_keys=True, default=str)
     if key not in cache:
@@ -208,7 +216,7 @@ def expand(cfg: DictConfig, path: Path, cell_overrides: DictConfig | None = None
     A cell's config is `merge_cell(defaults, dataset_overrides[d], model_overrides[m], {model, dataset, seed, fold,
     sweep, output}, CLI overrides)`; two entries that resolve to the same config are an error.
     """
-    from datamodules.registry import import_user_module
+    from emobench.datamodules.registry import import_user_module
 
     for module in [*cfg.defaults.get("imports", []), *((cell_overrides or {}).get("imports", None) or [])]:
         import_user_module(module)

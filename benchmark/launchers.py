@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.grid import Cell
-from benchmark.store import write_record
-from benchmark.sweep import CellOutcome, console, execute_cell, failed_record, worker_threads
+from emobench.benchmark.grid import Cell
+from emobench.benchmark.store import write_record
+from emobench.benchmark.sweep import CellOutcome, console, execute_cell, failed_record, worker_threads
 
 OnStart = Callable[[Cell], None]
 OnDone = Callable[[Cell, CellOutcome], None]

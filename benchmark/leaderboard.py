@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark import plots
-from benchmark.stats import (
+from emobench.benchmark import plots
+from emobench.benchmark.stats import (
     ALPHA,
     MIN_WILCOXON_PAIRS,
     TEST_NAMES,
@@ -28,9 +28,9 @@ from benchmark.stats import (
     friedman,
     paired_test,
 )
-from benchmark.store import load_records
-from benchmark.tracking import WANDB_MODES
-from metrics.collections import higher_is_better, metric_names, primary_metric
+from emobench.benchmark.store import load_records
+from emobench.benchmark.tracking import WANDB_MODES
+from emobench.metrics.collections import higher_is_better, metric_names, primary_metric
 
 DIGITS = 3
 OUTPUT_FOLDER = "leaderboard"
@@ -500,7 +500,7 @@ def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quie
     """
     from rich.console import Console
 
-    from benchmark.leaderboard_wandb import log_leaderboards
+    from emobench.benchmark.leaderboard_wandb import log_leaderboards
 
     if wandb_mode is not None and wandb_mode not in WANDB_MODES:
         raise ValueError(f"<wandb_mode={wandb_mode}> must be one of {WANDB_MODES} or None (the cells' mode).")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from benchmark.tracking import WANDB_MODES
+from emobench.benchmark.tracking import WANDB_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard import NoRecordsError, write_leaderboards
+    from emobench.benchmark.leaderboard import NoRecordsError, write_leaderboards
 
     console = Console()
     try:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from benchmark.tracking import WANDB_MODES, wandb_environment
+from emobench.benchmark.tracking import WANDB_MODES, wandb_environment
 
 if TYPE_CHECKING:
-    from benchmark.leaderboard import Leaderboards
+    from emobench.benchmark.leaderboard import Leaderboards
 
 JOB_TYPE = "leaderboard"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-TARGETS = {"models": "benchmark.perf_models", "cache": "benchmark.perf_cache"}
+TARGETS = {"models": "emobench.benchmark.perf_models", "cache": "emobench.benchmark.perf_cache"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,7 +25,7 @@ def _timed_setups(name: str, root: Path, cache_root: Path, repeats: int) -> dict
     """Fastest of `repeats` rounds (each with an empty cache folder) of: a first datamodule's `setup()` (reads the
     files, writes the cache) and a second, fresh one's `setup()` (cache hit). Each setup is split into getting
     the arrays (decode or cache load) and the rest of `setup()` (per-fold normalisation and tensors)."""
-    from datamodules import DATAMODULES
+    from emobench.datamodules import DATAMODULES
 
     cls = DATAMODULES.get(name)
     best: dict[str, float] = {}

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 import torch
 
-from datamodules.batch import EmotionBatch
-from datamodules.specs import ModalitySpec, TaskSpec
-from models import MODELS, EmotionModel, count_parameters
-from models.task_head import task_loss
+from emobench.datamodules.batch import EmotionBatch
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.models import MODELS, EmotionModel, count_parameters
+from emobench.models.task_head import task_loss
 
 MOSEI_LABELS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 MOSEI_ALIGNED = (ModalitySpec("text", 300, 60, "text"), ModalitySpec("audio", 74, 60, "audio"),

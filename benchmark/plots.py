@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from benchmark.stats import ALPHA, FriedmanResult
+from emobench.benchmark.stats import ALPHA, FriedmanResult
 
 HEATMAP_CMAP = "viridis"  # perceptually uniform and colour-blind safe; bright = better everywhere
 DPI = 150

@@ -14,12 +14,12 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
-from benchmark import environment, tracking
-from benchmark.config import ConfigError, cell_id, to_plain
-from datamodules import DATAMODULES
-from datamodules.registry import import_user_module, init_parameter_names
-from models import MODELS, count_parameters
-from models.base import EmotionModel
+from emobench.benchmark import environment, tracking
+from emobench.benchmark.config import ConfigError, cell_id, to_plain
+from emobench.datamodules import DATAMODULES
+from emobench.datamodules.registry import import_user_module, init_parameter_names
+from emobench.models import MODELS, count_parameters
+from emobench.models.base import EmotionModel
 
 
 def quiet_lightning() -> None:

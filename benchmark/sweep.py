@@ -29,8 +29,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from benchmark.grid import Cell
-from benchmark.store import read_record, write_record
+from emobench.benchmark.grid import Cell
+from emobench.benchmark.store import read_record, write_record
 
 TRACEBACK_LINES = 20
 console = Console()
@@ -53,7 +53,7 @@ def traceback_tail(err: BaseException, lines: int = TRACEBACK_LINES) -> str:
 
 def failed_record(cell: Cell, err: BaseException, started: float) -> dict[str, Any]:
     """The record of a cell that raised: the error, the traceback's last lines and the resolved config."""
-    from benchmark import environment
+    from emobench.benchmark import environment
 
     return {
         "cell_id": cell.cell_id,
@@ -81,8 +81,8 @@ def execute_cell(cell: Cell, folder: str, num_threads: int = 0) -> CellOutcome:
     import torch
     from omegaconf import OmegaConf
 
-    from benchmark.config import CellConfig
-    from benchmark.run_cell import run_cell
+    from emobench.benchmark.config import CellConfig
+    from emobench.benchmark.run_cell import run_cell
 
     if num_threads:
         torch.set_num_threads(num_threads)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.config import ConfigError
-from benchmark.tracking import WANDB_MODES
+from emobench.benchmark.config import ConfigError
+from emobench.benchmark.tracking import WANDB_MODES
 
 DEFAULT_SWEEP = "default"
 
@@ -74,10 +74,10 @@ def write_leaderboards_of(sweep_dir: Path, wandb_mode: str | None, quiet: bool) 
     """Call the leaderboard writer; False (and a message) when it is missing or fails."""
     from rich.markup import escape
 
-    from benchmark.sweep import console
+    from emobench.benchmark.sweep import console
 
     try:
-        from benchmark.leaderboard import write_leaderboards
+        from emobench.benchmark.leaderboard import write_leaderboards
     except ImportError as err:
         console.print(f"[yellow]leaderboards not written:[/yellow] benchmark.leaderboard.write_leaderboards is not "
                       f"available ({escape(str(err))}).", highlight=False)
@@ -92,9 +92,16 @@ def write_leaderboards_of(sweep_dir: Path, wandb_mode: str | None, quiet: bool) 
 
 
 def command(args: argparse.Namespace) -> int:
-    from benchmark import grid, launchers
-    from benchmark.store import cells_dir
-    from benchmark.sweep import console, describe_grid, existing_status, print_summary, run_sweep, select
+    from emobench.benchmark import grid, launchers
+    from emobench.benchmark.store import cells_dir
+    from emobench.benchmark.sweep import (
+        console,
+        describe_grid,
+        existing_status,
+        print_summary,
+        run_sweep,
+        select,
+    )
 
     args = reparse(args)
     if args.workers < 1:

@@ -4,11 +4,11 @@ datamodule; `DATAMODULES.get(name)` looks one up."""
 import importlib
 import pkgutil
 
-from datamodules.arrays import DatasetArrays
-from datamodules.base import DATAMODULES, EmotionDataModule
-from datamodules.batch import EmotionBatch
-from datamodules.specs import ModalitySpec, TaskSpec
-from datamodules.statistics import LabelStatistics
+from emobench.datamodules.arrays import DatasetArrays
+from emobench.datamodules.base import DATAMODULES, EmotionDataModule
+from emobench.datamodules.batch import EmotionBatch
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.statistics import LabelStatistics
 
 
 def _import_all() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
 
 
 @dataclass

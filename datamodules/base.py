@@ -13,13 +13,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules import cache as cache_lib
-from datamodules.arrays import DatasetArrays
-from datamodules.batch import EmotionBatch
-from datamodules.folds import count_folds, split_indices
-from datamodules.registry import Registry
-from datamodules.specs import ModalitySpec, TaskSpec
-from datamodules.statistics import LabelStatistics, label_statistics
+from emobench.datamodules import cache as cache_lib
+from emobench.datamodules.arrays import DatasetArrays
+from emobench.datamodules.batch import EmotionBatch
+from emobench.datamodules.folds import count_folds, split_indices
+from emobench.datamodules.registry import Registry
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.statistics import LabelStatistics, label_statistics
 
 log = logging.getLogger(__name__)
 DATAMODULES = Registry("dataset")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.arrays import DatasetArrays
+from emobench.datamodules.arrays import DatasetArrays
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,20 @@ from typing import Any
 
 import numpy as np
 
-from datamodules import safe_pickle
-from datamodules.arrays import DatasetArrays
-from datamodules.base import EmotionDataModule
-from datamodules.errors import DatasetFormatError, DatasetNotFoundError, require_files
-from datamodules.mosei import SPLITS, as_text, emotion_columns, fail, fill_sequences, multi_hot, require_keys
-from datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules import safe_pickle
+from emobench.datamodules.arrays import DatasetArrays
+from emobench.datamodules.base import EmotionDataModule
+from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError, require_files
+from emobench.datamodules.mosei import (
+    SPLITS,
+    as_text,
+    emotion_columns,
+    fail,
+    fill_sequences,
+    multi_hot,
+    require_keys,
+)
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +114,7 @@ class _M3edBase(EmotionDataModule):
                 ModalitySpec("visual", VISUAL_DIM, seq_len, "visual"))
 
     def source_files(self) -> list[Path]:
-        docs = f"datamodules.m3ed.{type(self).__name__}"
+        docs = f"emobench.datamodules.m3ed.{type(self).__name__}"
         expected = (f"{CARAT_PICKLE} (or another official A<audio>-V<visual>-L<text>.pkl feature pickle, or "
                     f"CARAT's {CARAT_PT})")
         if not (self.file and Path(self.file).expanduser().is_absolute()):

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from datamodules import safe_pickle
-from datamodules.arrays import DatasetArrays
-from datamodules.base import EmotionDataModule
-from datamodules.errors import DatasetFormatError, require_files
-from datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules import safe_pickle
+from emobench.datamodules.arrays import DatasetArrays
+from emobench.datamodules.base import EmotionDataModule
+from emobench.datamodules.errors import DatasetFormatError, require_files
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ _SYNONYMS = {"happy": "happy", "happiness": "happy", "joy": "happy", "sad": "sad
              "disgust": "disgust", "disgusted": "disgust", "fear": "fear", "fearful": "fear", "afraid": "fear"}
 _OBTAIN = ("train_valid_test.pt from the Google Drive link in the TAILOR README, github.com/kniter1/TAILOR; "
            "mosei_senti_data_noalign.pkl from the MulT processed-data folder cmu-mosei/seq_length_50/")
-_DOCS = "datamodules.mosei.MoseiDataModule"
+_DOCS = "emobench.datamodules.mosei.MoseiDataModule"
 
 
 # ---- shared helpers (also used by datamodules.m3ed) ---------------------------------------------------------------

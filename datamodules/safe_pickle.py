@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
+from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
 
 __all__ = ["ALLOWED_GLOBALS", "RestrictedUnpickler", "load", "load_pickle", "load_torch", "str_keys"]
 
@@ -113,7 +113,7 @@ def _torch_pickle_module() -> types.ModuleType:
     if not _TorchRestrictedUnpickler.allowed:
         _TorchRestrictedUnpickler.allowed = {**ALLOWED_GLOBALS,
                                              ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2}
-    module = types.ModuleType("datamodules.safe_pickle.torch_restricted")
+    module = types.ModuleType("emobench.datamodules.safe_pickle.torch_restricted")
     module.Unpickler = _TorchRestrictedUnpickler
 
     def load(file: BinaryIO, **kwargs: Any) -> Any:  # used by torch's legacy (non-zip) format

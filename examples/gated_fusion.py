@@ -4,8 +4,8 @@
 import torch
 from torch import nn
 
-from models import EmotionModel, ModelOutput
-from models.layers import masked_mean
+from emobench.models import EmotionModel, ModelOutput
+from emobench.models.layers import masked_mean
 
 
 class GatedFusion(EmotionModel, name="gated_fusion"):

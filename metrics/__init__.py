@@ -5,10 +5,10 @@ multilabel: ``accuracy`` (sample-wise Jaccard, TAILOR/CARAT), ``micro_precision`
 ``canberra``, ``kl``, ``cosine``, ``intersection``; multiclass: ``wa``, ``ua``, ``macro_f1``,
 ``weighted_f1``."""
 
-from metrics.canberra import CanberraDistance
-from metrics.chebyshev import ChebyshevDistance
-from metrics.clark import ClarkDistance
-from metrics.collections import (
+from emobench.metrics.canberra import CanberraDistance
+from emobench.metrics.chebyshev import ChebyshevDistance
+from emobench.metrics.clark import ClarkDistance
+from emobench.metrics.collections import (
     METRIC_CLASSES,
     PRIMARY_METRIC,
     higher_is_better,
@@ -16,19 +16,19 @@ from metrics.collections import (
     metrics_for,
     primary_metric,
 )
-from metrics.cosine import CosineSimilarity
-from metrics.hamming_loss import HammingLoss
-from metrics.intersection import IntersectionSimilarity
-from metrics.jaccard_accuracy import JaccardAccuracy
-from metrics.kl_divergence import KLDivergence
-from metrics.micro_f1 import MicroF1
-from metrics.micro_precision import MicroPrecision
-from metrics.micro_recall import MicroRecall
-from metrics.multiclass_macro_f1 import MulticlassMacroF1
-from metrics.multilabel_macro_f1 import MultilabelMacroF1
-from metrics.unweighted_accuracy import UnweightedAccuracy
-from metrics.weighted_accuracy import WeightedAccuracy
-from metrics.weighted_f1 import WeightedF1
+from emobench.metrics.cosine import CosineSimilarity
+from emobench.metrics.hamming_loss import HammingLoss
+from emobench.metrics.intersection import IntersectionSimilarity
+from emobench.metrics.jaccard_accuracy import JaccardAccuracy
+from emobench.metrics.kl_divergence import KLDivergence
+from emobench.metrics.micro_f1 import MicroF1
+from emobench.metrics.micro_precision import MicroPrecision
+from emobench.metrics.micro_recall import MicroRecall
+from emobench.metrics.multiclass_macro_f1 import MulticlassMacroF1
+from emobench.metrics.multilabel_macro_f1 import MultilabelMacroF1
+from emobench.metrics.unweighted_accuracy import UnweightedAccuracy
+from emobench.metrics.weighted_accuracy import WeightedAccuracy
+from emobench.metrics.weighted_f1 import WeightedF1
 
 __all__ = [
     "METRIC_CLASSES",

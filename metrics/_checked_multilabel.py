@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from metrics._utils import _check_int_at_least, _check_multilabel_inputs, _check_threshold
+from emobench.metrics._utils import _check_int_at_least, _check_multilabel_inputs, _check_threshold
 
 
 def checked_functional(fn: Callable[..., Tensor], preds: Tensor, target: Tensor, threshold: float,

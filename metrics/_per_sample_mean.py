@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from metrics._utils import _check_optional_num_labels
+from emobench.metrics._utils import _check_optional_num_labels
 
 
 class PerSampleMeanMetric(Metric):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from metrics._per_sample_mean import PerSampleMeanMetric
-from metrics._utils import (
+from emobench.metrics._per_sample_mean import PerSampleMeanMetric
+from emobench.metrics._utils import (
     _batch_count,
     _check_distribution_inputs,
     _pyldl_clip,

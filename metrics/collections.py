@@ -10,23 +10,23 @@ from types import MappingProxyType
 
 from torchmetrics import Metric, MetricCollection
 
-from metrics._utils import _check_int_at_least, _check_threshold
-from metrics.canberra import CanberraDistance
-from metrics.chebyshev import ChebyshevDistance
-from metrics.clark import ClarkDistance
-from metrics.cosine import CosineSimilarity
-from metrics.hamming_loss import HammingLoss
-from metrics.intersection import IntersectionSimilarity
-from metrics.jaccard_accuracy import JaccardAccuracy
-from metrics.kl_divergence import KLDivergence
-from metrics.micro_f1 import MicroF1
-from metrics.micro_precision import MicroPrecision
-from metrics.micro_recall import MicroRecall
-from metrics.multiclass_macro_f1 import MulticlassMacroF1
-from metrics.multilabel_macro_f1 import MultilabelMacroF1
-from metrics.unweighted_accuracy import UnweightedAccuracy
-from metrics.weighted_accuracy import WeightedAccuracy
-from metrics.weighted_f1 import WeightedF1
+from emobench.metrics._utils import _check_int_at_least, _check_threshold
+from emobench.metrics.canberra import CanberraDistance
+from emobench.metrics.chebyshev import ChebyshevDistance
+from emobench.metrics.clark import ClarkDistance
+from emobench.metrics.cosine import CosineSimilarity
+from emobench.metrics.hamming_loss import HammingLoss
+from emobench.metrics.intersection import IntersectionSimilarity
+from emobench.metrics.jaccard_accuracy import JaccardAccuracy
+from emobench.metrics.kl_divergence import KLDivergence
+from emobench.metrics.micro_f1 import MicroF1
+from emobench.metrics.micro_precision import MicroPrecision
+from emobench.metrics.micro_recall import MicroRecall
+from emobench.metrics.multiclass_macro_f1 import MulticlassMacroF1
+from emobench.metrics.multilabel_macro_f1 import MultilabelMacroF1
+from emobench.metrics.unweighted_accuracy import UnweightedAccuracy
+from emobench.metrics.weighted_accuracy import WeightedAccuracy
+from emobench.metrics.weighted_f1 import WeightedF1
 
 #: Metric name -> class, per task kind (read-only).
 METRIC_CLASSES: MappingProxyType[str, MappingProxyType[str, type[Metric]]] = MappingProxyType(

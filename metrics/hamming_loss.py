@@ -9,7 +9,7 @@ from torch import Tensor
 from torchmetrics.classification import MultilabelHammingDistance
 from torchmetrics.functional.classification import multilabel_hamming_distance
 
-from metrics._checked_multilabel import CheckedMultilabel, checked_functional
+from emobench.metrics._checked_multilabel import CheckedMultilabel, checked_functional
 
 
 def hamming_loss(preds: Tensor, target: Tensor, threshold: float = 0.5, validate_args: bool = True) -> Tensor:

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from metrics._utils import (
+from emobench.metrics._utils import (
     _batch_count,
     _check_int_at_least,
     _check_multilabel_inputs,

@@ -9,7 +9,7 @@ from torch import Tensor
 from torchmetrics.classification import MultilabelPrecision
 from torchmetrics.functional.classification import multilabel_precision
 
-from metrics._checked_multilabel import CheckedMultilabel, checked_functional
+from emobench.metrics._checked_multilabel import CheckedMultilabel, checked_functional
 
 
 def micro_precision(

@@ -12,7 +12,7 @@ from torch import Tensor
 from torchmetrics.classification import MulticlassF1Score
 from torchmetrics.functional.classification import multiclass_f1_score
 
-from metrics._utils import _check_int_at_least, _check_multiclass_inputs
+from emobench.metrics._utils import _check_int_at_least, _check_multiclass_inputs
 
 
 def multiclass_macro_f1(preds: Tensor, target: Tensor, validate_args: bool = True) -> Tensor:

@@ -9,7 +9,7 @@ from torch import Tensor
 from torchmetrics.classification import MultilabelF1Score
 from torchmetrics.functional.classification import multilabel_f1_score
 
-from metrics._checked_multilabel import CheckedMultilabel, checked_functional
+from emobench.metrics._checked_multilabel import CheckedMultilabel, checked_functional
 
 
 def multilabel_macro_f1(

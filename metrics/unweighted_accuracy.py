@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from metrics._utils import _check_int_at_least, _check_multiclass_inputs
+from emobench.metrics._utils import _check_int_at_least, _check_multiclass_inputs
 
 
 def _ua_update(

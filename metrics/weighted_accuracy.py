@@ -12,7 +12,7 @@ from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.functional.classification import multiclass_accuracy
 
-from metrics._utils import _check_int_at_least, _check_multiclass_inputs
+from emobench.metrics._utils import _check_int_at_least, _check_multiclass_inputs
 
 
 def weighted_accuracy(preds: Tensor, target: Tensor, validate_args: bool = True) -> Tensor:

@@ -3,8 +3,8 @@
 import importlib
 import pkgutil
 
-from models.base import MODELS, EmotionModel, count_parameters
-from models.output import ModelOutput
+from emobench.models.base import MODELS, EmotionModel, count_parameters
+from emobench.models.output import ModelOutput
 
 
 def _import_all() -> None:

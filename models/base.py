@@ -12,13 +12,13 @@ import lightning as L
 import torch
 from torch import nn
 
-from datamodules.batch import EmotionBatch
-from datamodules.registry import Registry, init_parameter_names
-from datamodules.specs import ModalitySpec, TaskSpec
-from datamodules.statistics import LabelStatistics
-from metrics import metrics_for, primary_metric
-from models.output import ModelOutput
-from models.task_head import predict, task_loss
+from emobench.datamodules.batch import EmotionBatch
+from emobench.datamodules.registry import Registry, init_parameter_names
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.statistics import LabelStatistics
+from emobench.metrics import metrics_for, primary_metric
+from emobench.models.output import ModelOutput
+from emobench.models.task_head import predict, task_loss
 
 MODELS = Registry("model")
 SCHEDULES = ("constant", "linear", "cosine")

@@ -107,11 +107,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datamodules.batch import EmotionBatch
-from models.base import EmotionModel
-from models.layers.bert import LAYER_NORM_EPS, BertEncoder, CtcAligner, init_bert_weights
-from models.output import ModelOutput
-from models.task_head import predict, task_loss
+from emobench.datamodules.batch import EmotionBatch
+from emobench.models.base import EmotionModel
+from emobench.models.layers.bert import LAYER_NORM_EPS, BertEncoder, CtcAligner, init_bert_weights
+from emobench.models.output import ModelOutput
+from emobench.models.task_head import predict, task_loss
 
 OFFICIAL_TEXT_POSITIONS, OFFICIAL_OTHER_POSITIONS = 60, 500  # models/configs/{text,visual,audio}_config.json
 

@@ -77,9 +77,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datamodules.batch import EmotionBatch
-from models.base import EmotionModel
-from models.output import ModelOutput
+from emobench.datamodules.batch import EmotionBatch
+from emobench.models.base import EmotionModel
+from emobench.models.output import ModelOutput
 
 
 def _sinusoidal_positions(length: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

@@ -106,9 +106,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datamodules.batch import EmotionBatch
-from models.base import EmotionModel
-from models.layers.bert import (
+from emobench.datamodules.batch import EmotionBatch
+from emobench.models.base import EmotionModel
+from emobench.models.layers.bert import (
     LAYER_NORM_EPS,
     BertDecoderLayer,
     BertEncoder,
@@ -117,8 +117,8 @@ from models.layers.bert import (
     init_bert_weights,
     key_padding_mask,
 )
-from models.output import ModelOutput
-from models.task_head import task_loss
+from emobench.models.output import ModelOutput
+from emobench.models.task_head import task_loss
 
 
 class _GradReverse(torch.autograd.Function):

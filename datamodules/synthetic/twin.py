@@ -6,11 +6,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from datamodules.arrays import DatasetArrays
-from datamodules.base import EmotionDataModule
-from datamodules.specs import ModalitySpec, TaskSpec
-from datamodules.synthetic import latent
-from datamodules.synthetic.latent import StreamRecipe
+from emobench.datamodules.arrays import DatasetArrays
+from emobench.datamodules.base import EmotionDataModule
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.synthetic import latent
+from emobench.datamodules.synthetic.latent import StreamRecipe
 
 
 class SyntheticTwin(EmotionDataModule):

@@ -3,9 +3,9 @@ dims as each real dataset's standard features (`shared/spec/datasets.md`), seque
 
 from __future__ import annotations
 
-from datamodules.specs import TaskSpec
-from datamodules.synthetic.latent import StreamRecipe
-from datamodules.synthetic.twin import SyntheticTwin
+from emobench.datamodules.specs import TaskSpec
+from emobench.datamodules.synthetic.latent import StreamRecipe
+from emobench.datamodules.synthetic.twin import SyntheticTwin
 
 EKMAN = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from datamodules.batch import EmotionBatch
-from models.base import EmotionModel
-from models.layers import Mlp, masked_mean
-from models.output import ModelOutput
+from emobench.datamodules.batch import EmotionBatch
+from emobench.models.base import EmotionModel
+from emobench.models.layers import Mlp, masked_mean
+from emobench.models.output import ModelOutput
 
 
 class EarlyFusion(EmotionModel, name="early_fusion"):

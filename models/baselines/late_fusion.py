@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from datamodules.batch import EmotionBatch
-from models.base import EmotionModel
-from models.layers import Mlp, masked_mean
-from models.output import ModelOutput
+from emobench.datamodules.batch import EmotionBatch
+from emobench.models.base import EmotionModel
+from emobench.models.layers import Mlp, masked_mean
+from emobench.models.output import ModelOutput
 
 
 class LateFusion(EmotionModel, name="late_fusion"):

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from datamodules.batch import EmotionBatch
-from models.base import EmotionModel
-from models.output import ModelOutput
+from emobench.datamodules.batch import EmotionBatch
+from emobench.models.base import EmotionModel
+from emobench.models.output import ModelOutput
 
 
 class LabelPrior(EmotionModel, name="prior"):

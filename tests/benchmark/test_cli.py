@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
-from benchmark.config import from_cli, merge_cell
-from benchmark.run_cell import run_cell
-from datamodules import DATAMODULES
-from datamodules.synthetic.twin import SyntheticTwin
-from models import MODELS
+from emobench.benchmark.cli import main
+from emobench.benchmark.config import from_cli, merge_cell
+from emobench.benchmark.run_cell import run_cell
+from emobench.datamodules import DATAMODULES
+from emobench.datamodules.synthetic.twin import SyntheticTwin
+from emobench.models import MODELS
 
 TWINS = [n for n in DATAMODULES.names() if issubclass(DATAMODULES.get(n), SyntheticTwin)]
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark import grid
-from benchmark.cli import main
-from benchmark.config import EXPERIMENTS, ConfigError, group_defaults, load_yaml
-from benchmark.store import cells_dir, load_records
-from datamodules import DATAMODULES
-from datamodules.registry import init_parameter_names
-from models import MODELS
+from emobench.benchmark import grid
+from emobench.benchmark.cli import main
+from emobench.benchmark.config import EXPERIMENTS, ConfigError, group_defaults, load_yaml
+from emobench.benchmark.store import cells_dir, load_records
+from emobench.datamodules import DATAMODULES
+from emobench.datamodules.registry import init_parameter_names
+from emobench.models import MODELS
 
 SWEEPS = sorted(EXPERIMENTS.glob("*.yaml"))
 MODEL_FILES = sorted((EXPERIMENTS / "models").glob("*.yaml"))
@@ -40,7 +40,7 @@ def test_sweep_expands_on_registered_names(path):
 
 
 def test_default_sweep_covers_every_model_twin_and_3_seeds():
-    from datamodules.synthetic.twin import SyntheticTwin
+    from emobench.datamodules.synthetic.twin import SyntheticTwin
 
     _, cells = grid.load_grid("default")
     twins = {n for n in DATAMODULES.names() if issubclass(DATAMODULES.get(n), SyntheticTwin)}

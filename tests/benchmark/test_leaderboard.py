@@ -10,15 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
-from benchmark.leaderboard import (
+from emobench.benchmark.cli import main
+from emobench.benchmark.leaderboard import (
     NoRecordsError,
     build_leaderboards,
     display_frame,
     write_leaderboards,
 )
-from benchmark.stats import T_TEST, WILCOXON, paired_test
-from benchmark.store import write_record
+from emobench.benchmark.stats import T_TEST, WILCOXON, paired_test
+from emobench.benchmark.store import write_record
 
 MOSEI, DEAP = "synthetic-mosei", "synthetic-deap"  # multilabel (micro_f1, higher better), distribution (kl, lower)
 PAIRS_MOSEI = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]  # 3 seeds x 2 folds: Wilcoxon (6 pairs)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark.config import from_cli, merge_cell
-from benchmark.run_cell import run_cell
-from datamodules import DATAMODULES
+from emobench.benchmark.config import from_cli, merge_cell
+from emobench.benchmark.run_cell import run_cell
+from emobench.datamodules import DATAMODULES
 
 TWIN_PER_KIND = ["synthetic-mosei", "synthetic-deap", "synthetic-iemocap"]
 

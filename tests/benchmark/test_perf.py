@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmark.cli import main
+from emobench.benchmark.cli import main
 
 
 def test_perf_models_prints_step_time_and_parameters(capsys):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmark.cli import main
+from emobench.benchmark.cli import main
 from tests.fixtures.m3ed_files import m3ed_content, random_dialogues, write_m3ed_pickle
 from tests.fixtures.mosei_files import write_mosei_pt, write_mosei_unaligned_pkl
 

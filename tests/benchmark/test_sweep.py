@@ -11,13 +11,13 @@ import pytest
 import torch
 import yaml
 
-import benchmark.run_cell as run_cell_module
-from benchmark import grid, launchers
-from benchmark.cli import main
-from benchmark.config import ConfigError
-from benchmark.store import cells_dir, load_records
-from benchmark.sweep import execute_cell, run_sweep, worker_threads
-from models import MODELS, EmotionModel, ModelOutput
+import emobench.benchmark.run_cell as run_cell_module
+from emobench.benchmark import grid, launchers
+from emobench.benchmark.cli import main
+from emobench.benchmark.config import ConfigError
+from emobench.benchmark.store import cells_dir, load_records
+from emobench.benchmark.sweep import execute_cell, run_sweep, worker_threads
+from emobench.models import MODELS, EmotionModel, ModelOutput
 
 TINY = {"trainer": {"max_epochs": 1}, "data_args": {"num_samples": 200, "seq_len": 8, "batch_size": 32}}
 
@@ -101,7 +101,7 @@ def test_grid_order_layers_and_identity(tmp_path):
 def test_folds_all_follows_each_protocol(tmp_path):
     path = write_sweep(tmp_path, models=["prior"], datasets=["synthetic-mosei", "synthetic-deap"], folds="all")
     _, cells = grid.load_grid(path)
-    from datamodules import DATAMODULES
+    from emobench.datamodules import DATAMODULES
 
     deap_folds = DATAMODULES.get("synthetic-deap")(**TINY["data_args"]).num_folds
     assert deap_folds > 1

@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from datamodules.arrays import DatasetArrays
-from datamodules.base import EmotionDataModule
-from datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.arrays import DatasetArrays
+from emobench.datamodules.base import EmotionDataModule
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
 
 
 class _FileBacked(EmotionDataModule, name="test-file-backed"):

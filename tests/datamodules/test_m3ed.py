@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules import DATAMODULES
-from datamodules.errors import DatasetFormatError, DatasetNotFoundError
-from datamodules.m3ed import LABELS, M3edDataModule
+from emobench.datamodules import DATAMODULES
+from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError
+from emobench.datamodules.m3ed import LABELS, M3edDataModule
 from tests.fixtures.m3ed_files import (
     CARAT_PICKLE,
     CARAT_PT,
@@ -246,7 +246,7 @@ def test_truncated_pickle_is_a_format_error(tmp_path):
 
 
 def test_utterance_task_refuses_row_level_kfold():
-    from datamodules import DATAMODULES
+    from emobench.datamodules import DATAMODULES
 
     with pytest.raises(ValueError, match="kfold"):
         DATAMODULES.get("m3ed-utterance")(protocol="kfold")

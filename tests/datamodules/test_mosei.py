@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules import DATAMODULES
-from datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
-from datamodules.mosei import LABELS, MoseiDataModule
+from emobench.datamodules import DATAMODULES
+from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
+from emobench.datamodules.mosei import LABELS, MoseiDataModule
 from tests.fixtures.mosei_files import FILE_LABEL_ORDER, SPLITS, write_mosei_pt, write_mosei_unaligned_pkl
 
 # With normalize=False the base turns the read-only memory-mapped cache into tensors directly, which torch warns
@@ -52,7 +52,7 @@ def _resave(path, change) -> None:
 def test_aligned_file_through_the_datamodule(tmp_path, stacked, caplog):
     written = write_mosei_pt(tmp_path / "mosei", stacked=stacked)
     dm = _datamodule(tmp_path, normalize=False, batch_size=3)
-    with caplog.at_level(logging.INFO, logger="datamodules.mosei"):
+    with caplog.at_level(logging.INFO, logger="emobench.datamodules.mosei"):
         dm.setup()
     assert "replaced 9 non-finite values" in caplog.text and "replaced 3 non-finite values" in caplog.text
     assert dm.split_sizes() == {"train": 4, "valid": 2, "test": 2}

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules import safe_pickle
-from datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
+from emobench.datamodules import safe_pickle
+from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
 from tests.fixtures import write_python2_pickle
 
 

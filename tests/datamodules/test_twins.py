@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules import DATAMODULES
-from datamodules.synthetic.twin import SyntheticTwin
+from emobench.datamodules import DATAMODULES
+from emobench.datamodules.synthetic.twin import SyntheticTwin
 
 TWINS = [n for n in DATAMODULES.names() if issubclass(DATAMODULES.get(n), SyntheticTwin)]
 

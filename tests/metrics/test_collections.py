@@ -11,8 +11,8 @@ import pytest
 import torch
 from torchmetrics import MetricCollection
 
-import metrics
-from metrics import (
+import emobench.metrics
+from emobench.metrics import (
     PRIMARY_METRIC,
     ChebyshevDistance,
     JaccardAccuracy,
@@ -150,7 +150,7 @@ def test_collection_equals_metrics_run_alone(kind):
 
 
 def _modules():
-    return [f"metrics.{m.name}" for m in pkgutil.iter_modules(metrics.__path__)]
+    return [f"emobench.metrics.{m.name}" for m in pkgutil.iter_modules(emobench.metrics.__path__)]
 
 
 @pytest.mark.parametrize("module_name", _modules())
@@ -167,11 +167,11 @@ def test_module_docstring_and_doctests(module_name):
 
 
 def test_every_metric_class_is_exported_and_declared():
-    exported = {name for name in metrics.__all__ if isinstance(getattr(metrics, name), type)}
-    registered = {cls.__name__ for classes in metrics.METRIC_CLASSES.values() for cls in classes.values()}
+    exported = {name for name in emobench.metrics.__all__ if isinstance(getattr(emobench.metrics, name), type)}
+    registered = {cls.__name__ for classes in emobench.metrics.METRIC_CLASSES.values() for cls in classes.values()}
     assert exported == registered
     for name in exported:
-        cls = getattr(metrics, name)
+        cls = getattr(emobench.metrics, name)
         assert "higher_is_better" in vars(cls) and cls.is_differentiable is False, name  # direction per class
         assert cls.full_state_update is False, name
         for section in ("Args:", "Raises:", "Example:", ".. math::", ">>> "):

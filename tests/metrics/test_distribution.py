@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.metrics.pairwise import paired_cosine_distances
 
-from metrics import (
+from emobench.metrics import (
     CanberraDistance,
     ChebyshevDistance,
     ClarkDistance,
@@ -18,12 +18,12 @@ from metrics import (
     IntersectionSimilarity,
     KLDivergence,
 )
-from metrics.canberra import canberra_distance
-from metrics.chebyshev import chebyshev_distance
-from metrics.clark import clark_distance
-from metrics.cosine import cosine_similarity
-from metrics.intersection import intersection_similarity
-from metrics.kl_divergence import kl_divergence
+from emobench.metrics.canberra import canberra_distance
+from emobench.metrics.chebyshev import chebyshev_distance
+from emobench.metrics.clark import clark_distance
+from emobench.metrics.cosine import cosine_similarity
+from emobench.metrics.intersection import intersection_similarity
+from emobench.metrics.kl_divergence import kl_divergence
 from tests.metrics.helpers import N_SAMPLES, assert_close, assert_sum_states, run_metric_checks
 
 L = 6

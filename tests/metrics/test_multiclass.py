@@ -11,11 +11,11 @@ import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 from torchmetrics.classification import MulticlassAccuracy
 
-from metrics import MulticlassMacroF1, UnweightedAccuracy, WeightedAccuracy, WeightedF1
-from metrics.multiclass_macro_f1 import multiclass_macro_f1
-from metrics.unweighted_accuracy import unweighted_accuracy
-from metrics.weighted_accuracy import weighted_accuracy
-from metrics.weighted_f1 import weighted_f1
+from emobench.metrics import MulticlassMacroF1, UnweightedAccuracy, WeightedAccuracy, WeightedF1
+from emobench.metrics.multiclass_macro_f1 import multiclass_macro_f1
+from emobench.metrics.unweighted_accuracy import unweighted_accuracy
+from emobench.metrics.weighted_accuracy import weighted_accuracy
+from emobench.metrics.weighted_f1 import weighted_f1
 from tests.metrics.helpers import (
     BATCH_SIZES,
     N_SAMPLES,

@@ -10,13 +10,20 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, hamming_loss, jaccard_score, precision_score, recall_score
 
-from metrics import HammingLoss, JaccardAccuracy, MicroF1, MicroPrecision, MicroRecall, MultilabelMacroF1
-from metrics.hamming_loss import hamming_loss as hamming_loss_fn
-from metrics.jaccard_accuracy import jaccard_accuracy
-from metrics.micro_f1 import micro_f1
-from metrics.micro_precision import micro_precision
-from metrics.micro_recall import micro_recall
-from metrics.multilabel_macro_f1 import multilabel_macro_f1
+from emobench.metrics import (
+    HammingLoss,
+    JaccardAccuracy,
+    MicroF1,
+    MicroPrecision,
+    MicroRecall,
+    MultilabelMacroF1,
+)
+from emobench.metrics.hamming_loss import hamming_loss as hamming_loss_fn
+from emobench.metrics.jaccard_accuracy import jaccard_accuracy
+from emobench.metrics.micro_f1 import micro_f1
+from emobench.metrics.micro_precision import micro_precision
+from emobench.metrics.micro_recall import micro_recall
+from emobench.metrics.multilabel_macro_f1 import multilabel_macro_f1
 from tests.metrics.helpers import N_SAMPLES, assert_close, assert_sum_states, run_metric_checks
 
 L = 5

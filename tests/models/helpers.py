@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from datamodules.batch import EmotionBatch
-from datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.batch import EmotionBatch
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
 
 THREE = (ModalitySpec("text", 6, 5, "text"), ModalitySpec("audio", 4, 7, "audio"), ModalitySpec("visual", 5, 3, "visual"))
 TASKS = {

@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from datamodules.specs import ModalitySpec, TaskSpec
-from models.base import count_parameters
-from models.carat import Carat, ema_prototypes, supcon_reference, supcon_with_queue
-from models.task_head import task_loss
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.models.base import count_parameters
+from emobench.models.carat import Carat, ema_prototypes, supcon_reference, supcon_with_queue
+from emobench.models.task_head import task_loss
 from tests.models.helpers import TASKS, THREE, grad_norm, random_batch
 
 MOSEI = TaskSpec("multilabel", ("happy", "sad", "anger", "surprise", "disgust", "fear"))

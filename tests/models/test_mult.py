@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from datamodules.batch import EmotionBatch
-from datamodules.specs import ModalitySpec, TaskSpec
-from models.base import count_parameters
-from models.mult import MulT
-from models.task_head import task_loss
+from emobench.datamodules.batch import EmotionBatch
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.models.base import count_parameters
+from emobench.models.mult import MulT
+from emobench.models.task_head import task_loss
 
 MODALITIES = (
     ModalitySpec("text", 6, 5, "text"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark.config import group_defaults
-from datamodules.registry import UnknownNameError
-from models import MODELS, EmotionModel
-from models.task_head import task_loss
+from emobench.benchmark.config import group_defaults
+from emobench.datamodules.registry import UnknownNameError
+from emobench.models import MODELS, EmotionModel
+from emobench.models.task_head import task_loss
 from tests.models.helpers import TASKS, THREE, random_batch
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from datamodules.specs import ModalitySpec, TaskSpec
-from models.base import count_parameters
-from models.layers.bert import BertAttention, fast_dropout, key_padding_mask
-from models.tailor import Tailor
-from models.task_head import task_loss
+from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.models.base import count_parameters
+from emobench.models.layers.bert import BertAttention, fast_dropout, key_padding_mask
+from emobench.models.tailor import Tailor
+from emobench.models.task_head import task_loss
 from tests.models.helpers import TASKS, THREE, grad_norm, random_batch
 
 MOSEI = TaskSpec("multilabel", ("happy", "sad", "anger", "surprise", "disgust", "fear"))
