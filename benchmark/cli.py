@@ -9,7 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from emobench.benchmark.config import ConfigError, cell_id, from_cli, merge_cell
+from emobench.benchmark.config import ConfigError, from_cli, merge_cell
 from emobench.datamodules.registry import UnknownNameError
 
 console = Console()
@@ -44,6 +44,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Train and test one cell, write its record, print its test metrics."""
+    from emobench.benchmark.identity import cell_id
     from emobench.benchmark.run_cell import run_cell
     from emobench.benchmark.store import cells_dir, write_record
 

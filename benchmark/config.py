@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,11 +66,6 @@ class CellConfig:
     imports: list[str] = field(default_factory=list)
 
 
-# Keys that say where and how results are shown, not what is computed: they stay out of the cell id.
-_PRESENTATION_KEYS = ("output", "wandb", "sweep")
-_PRESENTATION_TRAINER_KEYS = ("progress_bar", "num_threads")
-
-
 def load_yaml(path: Path) -> DictConfig:
     try:
         return OmegaConf.load(path)
@@ -122,11 +115,3 @@ def from_cli(overrides: list[str]) -> DictConfig:
 
 def to_plain(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)
-
-
-def cell_id(cfg: DictConfig | dict) -> str:
-    """Hash of the resolved config as plain data with sorted keys, without presentation-only keys."""
-    data = to_plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
-    data = {k: v for k, v in data.items() if k not in _PRESENTATION_KEYS}
-    data["trainer"] = {k: v for k, v in data["trainer"].items() if k not in _PRESENTATION_TRAINER_KEYS}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]

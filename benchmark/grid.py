@@ -15,11 +15,11 @@ from emobench.benchmark.config import (
     EXPERIMENTS,
     CellConfig,
     ConfigError,
-    cell_id,
     load_yaml,
     merge_cell,
     to_plain,
 )
+from emobench.benchmark.identity import cell_id
 
 # Keys a fragment may not set: the grid owns them (a model / dataset override may set `model` / `dataset` to make
 # its entry a labelled variant of a registered one, see `SweepConfig`).

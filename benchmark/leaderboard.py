@@ -9,6 +9,7 @@ mean rank over datasets and a Friedman test with a critical-difference diagram. 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from emobench.benchmark import plots
+from emobench.benchmark.identity import current_code_hash
 from emobench.benchmark.stats import (
     ALPHA,
     MIN_WILCOXON_PAIRS,
@@ -61,6 +63,8 @@ class DatasetBoard:
     seeds: list[int]
     folds: list[int]
     superseded: int = 0
+    stale: dict[str, int] = field(default_factory=dict)  # model -> records made by other code than the current
+    unchecked: dict[str, int] = field(default_factory=dict)  # model -> records whose user modules were not imported
 
     @property
     def metrics(self) -> list[str]:
@@ -109,8 +113,10 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     and the cost keys. Only the task kind's metrics (`metrics.collections.metric_names`) reach the tables; test
     losses and auxiliary losses, also in the records, do not."""
     rows = []
+    current: dict[str, str | None] = {}
     for record in records:
         row = {key: record.get(key) for key in ("cell_id", "model", "dataset", "seed", "fold")}
+        row["code"] = code_status(record, current)
         row["kind"] = record["task"]["kind"]
         row["finished"] = record.get("finished", 0.0)
         row.update({key: record.get(key) for key in COSTS})
@@ -118,6 +124,21 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
                     if name.startswith("test/")})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def code_status(record: dict[str, Any], current: dict[str, str | None]) -> str:
+    """"current" when the record's `code_hash` equals the one its config gets from the code loaded now; "stale" when
+    it differs or is absent (records from before code hashing); "unchecked" when today's hash cannot be told (a user
+    module from `imports` not imported: `emobench table --imports ...` imports them). `current` caches hashes."""
+    config = record.get("config") or {}
+    if record.get("code_hash") is None:
+        return "stale"
+    key = json.dumps([config.get(k) for k in ("model", "dataset", "imports")], default=str)
+    if key not in current:
+        current[key] = current_code_hash(config)
+    if current[key] is None:
+        return "unchecked"
+    return "current" if current[key] == record["code_hash"] else "stale"
 
 
 # ---- per-dataset table ------------------------------------------------------------------------------------------
@@ -137,6 +158,8 @@ def dataset_board(frame: pd.DataFrame, dataset: str) -> DatasetBoard:
     deduplicated = rows.drop_duplicates(["model", "seed", "fold"], keep="last")
     superseded = len(rows) - len(deduplicated)
     rows = deduplicated
+    stale = {str(m): int(n) for m, n in rows[rows["code"] == "stale"].groupby("model").size().items()}
+    unchecked = {str(m): int(n) for m, n in rows[rows["code"] == "unchecked"].groupby("model").size().items()}
     metrics = [m for m in names if m in rows.columns and rows[m].notna().any()]
     if primary not in metrics:
         raise ValueError(f"<dataset={dataset}>: no record has the primary metric <test/{primary}> of task kind "
@@ -170,7 +193,7 @@ def dataset_board(frame: pd.DataFrame, dataset: str) -> DatasetBoard:
     table = table.reset_index(names="model")
     return DatasetBoard(dataset, kind, primary, higher, table, best_model, paired,
                         sorted(int(s) for s in rows["seed"].unique()), sorted(int(f) for f in rows["fold"].unique()),
-                        superseded)
+                        superseded, stale, unchecked)
 
 
 def best_rows(board: DatasetBoard) -> dict[str, set[int]]:
@@ -295,6 +318,16 @@ def board_notes(board: DatasetBoard) -> list[str]:
     notes.append("params: parameter count; fit s: mean training wall-clock seconds; peak MB: largest peak memory.")
     if board.superseded:
         notes.append(f"{board.superseded} older record(s) of re-run cells ignored (latest kept).")
+    if board.stale:
+        which = ", ".join(f"{m} ({n})" for m, n in sorted(board.stale.items()))
+        notes.append(f"Stale: records of {which} were made by other code than the current one (their code hash "
+                     "differs from the model's and dataset's source now, or they predate code hashing), so a rerun "
+                     "may give other numbers. Make sure to rerun the sweep: changed code gives new cell ids, and "
+                     "the new records supersede these.")
+    if board.unchecked:
+        which = ", ".join(f"{m} ({n})" for m, n in sorted(board.unchecked.items()))
+        notes.append(f"Code not checked for {which}: their records name user modules (`imports`) that were not "
+                     "imported. Make sure to pass them (`emobench table DIR --imports my_model.py`) to check.")
     counts = board.table.set_index("model")["n"].astype(int)
     if counts.nunique() > 1:
         short = ", ".join(f"{m} ({n})" for m, n in counts.items() if n < counts.max())

@@ -1,5 +1,5 @@
-"""`emobench table <sweep dir> [--wandb online|offline|disabled] [--quiet]`: write and print the leaderboards of a
-sweep folder from its results store."""
+"""`emobench table <sweep dir> [--wandb online|offline|disabled] [--quiet] [--imports MODULE ...]`: write and
+print the leaderboards of a sweep folder from its results store."""
 
 from __future__ import annotations
 
@@ -16,12 +16,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wandb", choices=WANDB_MODES, default=None,
                         help="W&B mode of the leaderboard run (default: the mode the cells ran with, else offline)")
     parser.add_argument("--quiet", action="store_true", help="print only where the leaderboards were written")
+    parser.add_argument("--imports", nargs="+", default=[], metavar="MODULE",
+                        help="user modules (.py paths or dotted names) the records' cells imported: importing them "
+                             "lets the table check those records' code hashes")
 
 
 def command(args: argparse.Namespace) -> int:
     from emobench.benchmark.leaderboard import NoRecordsError, write_leaderboards
+    from emobench.datamodules.registry import import_user_module
 
     console = Console()
+    for module in args.imports:
+        import_user_module(module)
     try:
         result = write_leaderboards(args.sweep_dir, wandb_mode=args.wandb, quiet=args.quiet)
     except NoRecordsError as err:

@@ -15,7 +15,8 @@ import torch
 from omegaconf import DictConfig
 
 from emobench.benchmark import environment, tracking
-from emobench.benchmark.config import ConfigError, cell_id, to_plain
+from emobench.benchmark.config import ConfigError, to_plain
+from emobench.benchmark.identity import cell_identity, identity_digest
 from emobench.datamodules import DATAMODULES
 from emobench.datamodules.registry import import_user_module, init_parameter_names
 from emobench.models import MODELS, count_parameters
@@ -63,7 +64,8 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     started = time.time()
     environment.reset_peak_memory()
     plain = to_plain(cfg)
-    cid = cell_id(cfg)
+    identity = cell_identity(cfg)
+    cid = identity_digest(identity)
     cell_dir = Path(cfg.output) / cfg.sweep / "runs" / cid
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
@@ -118,6 +120,8 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
         "task": datamodule.task.to_dict(),
         "primary": {"name": model.monitor.split("/", 1)[1], "higher_is_better": model.monitor_mode == "max"},
         "config": plain,
+        "identity": identity,  # what the cell id hashes: resolved arguments, trainer settings, code hash
+        "code_hash": identity["code"],
         "metrics": test_metrics,
         "best_val": {"name": model.monitor, "value": float(best) if best is not None else None},
         "epochs": int(trainer.current_epoch),  # epochs completed

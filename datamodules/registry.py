@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 
 class UnknownNameError(KeyError):
@@ -49,20 +50,40 @@ class Registry:
         return name in self._classes
 
 
-def import_user_module(path: str) -> None:
-    """Import `path`: a dotted module name (`mypkg.my_model`) or a `.py` file; its subclasses register."""
+def _user_module_name(path: str) -> tuple[str, Path | None]:
+    """(module name, file) of an `imports` entry: `emobench_user_<stem>` for a `.py` file, else the dotted name."""
     if path.endswith(".py"):
         file = Path(path).expanduser().resolve()
+        return f"emobench_user_{file.stem}", file
+    return path, None
+
+
+def loaded_user_module(path: str) -> ModuleType | None:
+    """The module of an `imports` entry if this process has imported it already, else None (imports nothing)."""
+    name, file = _user_module_name(path)
+    module = sys.modules.get(name)
+    if module is None or (file is not None and getattr(module, "__file__", None) != str(file)):
+        return None
+    return module
+
+
+def import_user_module(path: str) -> ModuleType:
+    """Import `path`: a dotted module name (`mypkg.my_model`) or a `.py` file; its subclasses register. A file is
+    executed once per process (as module `emobench_user_<stem>`); importing it again returns that module."""
+    loaded = loaded_user_module(path)
+    if loaded is not None:
+        return loaded
+    name, file = _user_module_name(path)
+    if file is not None:
         if not file.is_file():
             raise FileNotFoundError(f"imports: no such Python file <{path}>. Make sure the path is right.")
-        name = f"emobench_user_{file.stem}"
         spec = importlib.util.spec_from_file_location(name, file)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-        return
+        return module
     try:
-        importlib.import_module(path)
+        return importlib.import_module(path)
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
             f"imports: cannot import <{path}> ({err}). Make sure it is on PYTHONPATH or give a .py file path."
