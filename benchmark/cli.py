@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from emobench.benchmark.config import ConfigError, from_cli, merge_cell
@@ -16,18 +17,33 @@ console = Console()
 USAGE_ERRORS = (ConfigError, UnknownNameError)
 
 
+def summary(cls: type) -> str:
+    """The first line of a class docstring: its one-line summary."""
+    lines = (cls.__doc__ or "").strip().splitlines()
+    return lines[0] if lines else "(no docstring)"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    """Print every registered model and dataset."""
+    """Print every registered model and dataset, a user's own from `imports=[...]` included."""
     from emobench.datamodules import DATAMODULES
+    from emobench.datamodules.registry import import_user_module
+    from emobench.datamodules.specs import MODALITY_GROUPS
     from emobench.models import MODELS
 
+    overrides = from_cli(args.overrides)
+    unknown = sorted(set(overrides) - {"imports"})
+    if unknown:
+        raise ConfigError(f"emobench list takes only imports=[...], got {unknown}. Example: emobench list "
+                          "imports=[examples/gated_fusion.py,examples/npy_dataset.py].")
+    for path in overrides.get("imports", []):
+        import_user_module(path)
     models = Table(title="Models")
     models.add_column("name", no_wrap=True)
     for col in ("class", "summary"):
         models.add_column(col)
     for name in MODELS.names():
         cls = MODELS.get(name)
-        models.add_row(name, f"{cls.__module__}.{cls.__name__}", (cls.__doc__ or "").strip().splitlines()[0])
+        models.add_row(name, escape(f"{cls.__module__}.{cls.__name__}"), escape(summary(cls)))
     datasets = Table(title="Datasets")
     datasets.add_column("name", no_wrap=True)
     for col in ("task", "labels", "modalities (name kind dim x steps)", "protocol"):
@@ -35,8 +51,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in DATAMODULES.names():
         dm = DATAMODULES.get(name)()
         task, specs = dm.describe()
-        mods = ", ".join(f"{m.name} {m.kind} {m.dim}x{m.seq_len}" for m in specs)
-        datasets.add_row(name, task.kind, ", ".join(task.labels), mods, dm.protocol)
+        mods = ", ".join(f"{m.name} {m.kind} {m.dim}x{m.seq_len}" + ("" if m.kind in MODALITY_GROUPS else f" ({m.group})")
+                         for m in specs)
+        datasets.add_row(name, task.kind, escape(", ".join(task.labels)), escape(mods), dm.protocol)
     console.print(models)
     console.print(datasets)
     return 0
@@ -77,7 +94,9 @@ def build_parser(command_name: str | None = None) -> argparse.ArgumentParser:
     """The parser; only the module of `command_name` (the first argument) is imported."""
     parser = argparse.ArgumentParser(prog="emobench", description="Multi-modal emotion recognition benchmark.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list models and datasets").set_defaults(handler=cmd_list)
+    listing = sub.add_parser("list", help="list models and datasets: emobench list [imports=[my_model.py,...]]")
+    listing.add_argument("overrides", nargs="*", help="imports=[...]: user modules whose classes to list too")
+    listing.set_defaults(handler=cmd_list)
     run = sub.add_parser("run", help="run one cell: emobench run model=<m> dataset=<d> seed=<s> [key=value ...]")
     run.add_argument("overrides", nargs="*", help="key=value config overrides")
     run.set_defaults(handler=cmd_run)

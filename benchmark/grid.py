@@ -37,6 +37,8 @@ class SweepConfig:
         seeds: training seeds.
         folds: `all` (every fold of each dataset's protocol) or a list of fold indices.
         defaults: a cell config fragment (trainer, data_args, model_args, wandb, imports) applied to every cell.
+        twin_defaults: a fragment applied after `defaults` to the cells of synthetic twins only (their size options
+            `num_samples`, `seq_len`), so the same sweep also runs on real or user datasets.
         model_overrides: model -> fragment, applied after `dataset_overrides`. An entry of `models` that is not a
             registered name is a variant: its fragment sets `model: <registered name>` and its records are
             labelled with the entry (e.g. `tailor-small: {model: tailor, model_args: {hidden: 64}}`).
@@ -52,6 +54,7 @@ class SweepConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     folds: Any = "all"
     defaults: dict[str, Any] = field(default_factory=dict)
+    twin_defaults: dict[str, Any] = field(default_factory=dict)
     model_overrides: dict[str, Any] = field(default_factory=dict)
     dataset_overrides: dict[str, Any] = field(default_factory=dict)
     model_defaults: bool = True
@@ -128,7 +131,7 @@ def load_sweep_config(path: Path, overrides: list[str] | None = None) -> DictCon
 
 def _check_fragments(cfg: DictConfig, path: Path) -> None:
     """Each fragment alone must be a valid partial CellConfig and leave the grid's keys alone."""
-    fragments = [("defaults", cfg.defaults, ())]
+    fragments = [("defaults", cfg.defaults, ()), ("twin_defaults", cfg.twin_defaults, ())]
     fragments += [(f"model_overrides.{k}", v, ("model",)) for k, v in cfg.model_overrides.items()]
     fragments += [(f"dataset_overrides.{k}", v, ("dataset",)) for k, v in cfg.dataset_overrides.items()]
     for where, fragment, allowed in fragments:
@@ -142,6 +145,14 @@ def _check_fragments(cfg: DictConfig, path: Path) -> None:
             OmegaConf.merge(OmegaConf.structured(CellConfig), fragment)
         except OmegaConfBaseException as err:
             raise ConfigError(f"{path}: <{where}>: {err}".strip()) from err
+
+
+def is_twin(dataset: str) -> bool:
+    """Whether the registered dataset `dataset` is a synthetic twin."""
+    from emobench.datamodules import DATAMODULES
+    from emobench.datamodules.synthetic.twin import SyntheticTwin
+
+    return issubclass(DATAMODULES.get(dataset), SyntheticTwin)
 
 
 def _names(value: Any, key: str, path: Path) -> list[str] | str:
@@ -171,10 +182,8 @@ def resolve_names(cfg: DictConfig, path: Path) -> tuple[list[str], list[str]]:
     if isinstance(datasets, str):
         if datasets not in ("all", "all_twins"):
             raise ConfigError(f"{path}: <datasets={datasets}> must be a list of names, `all_twins` or `all`.")
-        from emobench.datamodules.synthetic.twin import SyntheticTwin
-
         names = DATAMODULES.names()
-        datasets = names if datasets == "all" else [n for n in names if issubclass(DATAMODULES.get(n), SyntheticTwin)]
+        datasets = names if datasets == "all" else [n for n in names if is_twin(n)]
     missing = []
     for kind, entries, registry, overrides in (("model", models, MODELS, cfg.model_overrides),
                                                 ("dataset", datasets, DATAMODULES, cfg.dataset_overrides)):
@@ -213,8 +222,9 @@ def expand(cfg: DictConfig, path: Path, cell_overrides: DictConfig | None = None
            output: str | None = None) -> list[Cell]:
     """Every cell of the sweep, in the order models x datasets x seeds x folds.
 
-    A cell's config is `merge_cell(defaults, dataset_overrides[d], model_overrides[m], {model, dataset, seed, fold,
-    sweep, output}, CLI overrides)`; two entries that resolve to the same config are an error.
+    A cell's config is `merge_cell(defaults, twin_defaults (twins only), dataset_overrides[d], model_overrides[m],
+    {model, dataset, seed, fold, sweep, output}, CLI overrides)`; two entries that resolve to the same config are
+    an error.
     """
     from emobench.datamodules.registry import import_user_module
 
@@ -230,8 +240,9 @@ def expand(cfg: DictConfig, path: Path, cell_overrides: DictConfig | None = None
             m_frag = cfg.model_overrides.get(model, OmegaConf.create({}))
             d_frag = cfg.dataset_overrides.get(dataset, OmegaConf.create({}))
             real_model, real_dataset = m_frag.get("model", model), d_frag.get("dataset", dataset)
+            twin = cfg.twin_defaults if is_twin(real_dataset) else {}
             for seed in cfg.seeds:
-                layers = [cfg.defaults, d_frag, m_frag,
+                layers = [cfg.defaults, twin, d_frag, m_frag,
                           {"model": real_model, "dataset": real_dataset, "seed": seed, "sweep": cfg.name,
                            **({"output": output} if output else {})}, cli]
                 source = f"{path} (model {model}, dataset {dataset})"

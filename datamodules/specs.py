@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-# Each modality kind belongs to one group; methods such as HeLo split modalities by group.
+# The group of each built-in modality kind. Methods split modalities by group (HeLo: physiological vs behavioral)
+# or by kind (Foal-Net: audio vs visual). A new kind needs no edit here: declare its group on the spec
+# (`ModalitySpec("resp", 1, 640, kind="respiration", group="physiological")`).
 MODALITY_GROUPS: dict[str, str] = {
     "eeg": "physiological",
     "ecg": "physiological",
@@ -16,30 +18,35 @@ MODALITY_GROUPS: dict[str, str] = {
     "visual": "behavioral",
     "motion": "behavioral",
 }
+GROUPS = ("physiological", "behavioral")
 TASK_KINDS = ("multilabel", "distribution", "multiclass")
 
 
 @dataclass(frozen=True)
 class ModalitySpec:
-    """One input stream: `(B, seq_len, dim)` float32 features of a given kind."""
+    """One input stream: `(B, seq_len, dim)` float32 features of a given kind.
+
+    `kind` is a built-in kind (`MODALITY_GROUPS`) or any new name; `group` (physiological | behavioral) defaults to
+    the built-in kind's group and must be given for a new kind.
+    """
 
     name: str
     dim: int
     seq_len: int
     kind: str
+    group: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in MODALITY_GROUPS:
+        group = self.group or MODALITY_GROUPS.get(self.kind, "")
+        if not group:
             raise ValueError(
-                f"ModalitySpec {self.name!r}: kind must be one of {sorted(MODALITY_GROUPS)}, got {self.kind!r}."
-            )
+                f"ModalitySpec {self.name!r}: kind {self.kind!r} is not a built-in kind ({sorted(MODALITY_GROUPS)}), "
+                f"so its group must be given. Make sure to pass group='physiological' or group='behavioral'.")
+        if group not in GROUPS:
+            raise ValueError(f"ModalitySpec {self.name!r}: group must be one of {GROUPS}, got {group!r}.")
+        object.__setattr__(self, "group", group)
         if self.dim < 1 or self.seq_len < 1:
             raise ValueError(f"ModalitySpec {self.name!r}: dim and seq_len must be >= 1, got {self.dim}, {self.seq_len}.")
-
-    @property
-    def group(self) -> str:
-        """`physiological` or `behavioral`."""
-        return MODALITY_GROUPS[self.kind]
 
     def to_dict(self) -> dict:
         return asdict(self)

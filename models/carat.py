@@ -196,7 +196,9 @@ def ema_prototypes(prototypes: torch.Tensor, latents: torch.Tensor, present: tor
 
 
 class Carat(EmotionModel, name="carat"):
-    """CARAT (AAAI 2024). See the module docstring for structure, losses, sources of every default and deviations.
+    """CARAT (Peng et al., AAAI 2024): contrastive feature reconstruction and shuffle aggregation, multi-label.
+
+    Structure, losses, the source of every default and the deviations are in the module docstring.
 
     Args:
         hidden: model width.  latent_dim: prototype / contrastive latent width (`--proj_size`).

@@ -198,7 +198,9 @@ class _Transformer(nn.Module):
 
 
 class MulT(EmotionModel, name="mult"):
-    """Multimodal Transformer (Tsai et al., ACL 2019). Defaults are the official code's (see the module docstring).
+    """MulT (Tsai et al., ACL 2019): crossmodal attention between every pair of modalities, then self-attention.
+
+    Defaults are the official code's (see the module docstring).
 
     Args:
         d_model: common width after the temporal convolutions (official 30).

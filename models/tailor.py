@@ -158,7 +158,9 @@ def _masked(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class Tailor(EmotionModel, name="tailor"):
-    """TAILOR (AAAI 2022). See the module docstring for structure, sources of every default and deviations.
+    """TAILOR (Zhang et al., AAAI 2022): adversarial private/common refinement and a label-guided decoder.
+
+    Structure, the source of every default and the deviations are in the module docstring.
 
     Args:
         hidden: model width of every Transformer.  num_heads: attention heads.  ffn_dim: feed-forward width.

@@ -11,7 +11,7 @@ from emobench.models.output import ModelOutput
 
 
 class EarlyFusion(EmotionModel, name="early_fusion"):
-    """Feature-level fusion baseline.
+    """Early-fusion baseline: masked mean-pool of each modality, concatenated, then an MLP.
 
     Args:
         hidden: MLP width.  layers: MLP depth (>= 1).  dropout: MLP dropout.

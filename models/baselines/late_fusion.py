@@ -12,7 +12,7 @@ from emobench.models.output import ModelOutput
 
 
 class LateFusion(EmotionModel, name="late_fusion"):
-    """Decision-level fusion baseline.
+    """Late-fusion baseline: one masked-mean-pool MLP per modality, logits averaged.
 
     Args:
         hidden: width of each modality's MLP.  layers: MLP depth (>= 1).  dropout: MLP dropout.

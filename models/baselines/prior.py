@@ -12,9 +12,10 @@ from emobench.models.output import ModelOutput
 
 
 class LabelPrior(EmotionModel, name="prior"):
-    """Constant logits initialised from the training labels: logit of each label's rate (multilabel) or log of the
-    mean distribution / class prior (softmax tasks). The logits stay trainable so that, without statistics, training
-    learns the same prior; no input is ever read."""
+    """Label-prior baseline: constant logits from the training fold's label statistics; inputs are never read.
+
+    The logits start at the logit of each label's rate (multilabel) or the log of the mean distribution / class
+    prior (softmax tasks) and stay trainable, so that without statistics training learns the same prior."""
 
     def __init__(self, task, modalities, label_stats=None, **kwargs) -> None:
         super().__init__(task, modalities, label_stats, **kwargs)

@@ -91,7 +91,8 @@ def test_every_model_on_every_twin(model, dataset, tiny_overrides):
             assert low - 1e-6 <= value <= high + 1e-6, (key, value)
 
 
-def test_readme_shows_the_example_file_verbatim():
+@pytest.mark.parametrize("name", ["gated_fusion.py", "npy_dataset.py"])
+def test_readme_shows_the_example_file_verbatim(name):
     root = Path(__file__).resolve().parents[2]
-    example = (root / "examples" / "gated_fusion.py").read_text().rstrip("\n")
+    example = (root / "examples" / name).read_text().rstrip("\n")
     assert f"```python\n{example}\n```" in (root / "README.md").read_text()

@@ -4,6 +4,7 @@ flags records made by other code."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ def write_model(folder: Path, hidden: int = 8, comment: str = "") -> Path:
 def _forget_probe():
     yield
     MODELS._classes.pop("identity_probe", None)
+    sys.modules.pop("emobench_user_identity_probe", None)
 
 
 def cfg(**extra):
