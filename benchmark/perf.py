@@ -1,7 +1,7 @@
 """`emobench perf models|cache [...]`: speed and size figures printed by the benchmark scripts (never timed tests).
 
-models: one training step per model at the official size on a CMU-MOSEI-shaped batch (`benchmark.perf_models`).
-cache: first vs cached `setup()` of the real-format readers on generated files (`benchmark.perf_cache`).
+models: one training step per model at the official size on a CMU-MOSEI-shaped batch (`emobench.benchmark.perf_models`).
+cache: first vs cached `setup()` of the real-format readers on generated files (`emobench.benchmark.perf_cache`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Timing of the decoded-array cache on the real-format readers: `python -m benchmark.perf_cache`.
+"""Timing of the decoded-array cache on the real-format readers: `python -m emobench.benchmark.perf_cache`.
 
 Writes CMU-MOSEI (`train_valid_test.pt`) and M3ED (official feature pickle) files in their exact formats at a
 realistic but small size (default: 5% of MOSEI's 22,856 segments; 56 series x 3 dialogues of up to 80 utterances
@@ -53,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    from tests.fixtures.m3ed_files import m3ed_content, random_dialogues, write_m3ed_pickle
-    from tests.fixtures.mosei_files import write_mosei_pt
+    try:  # the real-format file writers live with the tests, in the source tree
+        from tests.fixtures.m3ed_files import m3ed_content, random_dialogues, write_m3ed_pickle
+        from tests.fixtures.mosei_files import write_mosei_pt
+    except ImportError as err:
+        raise FileNotFoundError(
+            f"emobench perf cache writes its files with the test fixtures of the source tree ({err}). Make sure to "
+            "run it from a clone of the repository (its root as the working directory).") from err
 
     with tempfile.TemporaryDirectory(prefix="emobench-perf-cache-") as tmp:
         work = args.workdir or Path(tmp)

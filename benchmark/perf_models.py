@@ -1,10 +1,12 @@
 """Speed of one training step of registered models at their default (official) size on a CMU-MOSEI-aligned-shaped
 batch: forward with every loss, backward, gradient clipping at norm 1.0 and an AdamW step, on CPU threads.
 
-Run: `python -m benchmark.perf_models [model ...] [--steps 5] [--warmup 2] [--threads 2] [--batch-size 64]`
+Run: `python -m emobench.benchmark.perf_models [model ...] [--steps 5] [--warmup 2] [--threads 2] [--batch-size 64]`
 (default models: tailor carat). Prints one row per model: parameters, the median wall-clock seconds per step after
-the warm-up steps, and the median process CPU seconds (all threads; less sensitive to other load on the machine). Reference, the official code on a 2-thread CPU (methods.md addendum): TAILOR about 11.0 s, CARAT
-about 6.4 s per step with the official BertAdam.
+the warm-up steps, and the median process CPU seconds (all threads; less sensitive to other load on the machine).
+Reference, measured once by the EmoBench developers with the official code (TAILOR kniter1/TAILOR d61121ba, CARAT
+chengzju/CARAT 3210086a, official BertAdam) on a 2-thread CPU of the development machine: TAILOR about 11.0 s,
+CARAT about 6.4 s per step; such remembered figures vary by about 40 % between machines.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from emobench.models.base import EmotionModel
 
 
 def quiet_lightning() -> None:
-    """Silence Lightning's banners and known harmless warnings (spec/ecosystem.md)."""
+    """Silence Lightning's banners and known harmless warnings (tiny loaders, few workers, empty log folders)."""
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
                  "lightning.fabric.utilities.seed"):
         logging.getLogger(name).setLevel(logging.WARNING)

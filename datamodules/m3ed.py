@@ -1,5 +1,7 @@
 """M3ED read from its official DialogueRNN-style feature pickle (or CARAT's derived `m3ed_data_60.pt`): CARAT's
-dialogue-level multi-label task (`m3ed`) and the utterance-level 7-class task (`m3ed-utterance`). datasets.md §4."""
+dialogue-level multi-label task (`m3ed`) and the utterance-level 7-class task (`m3ed-utterance`). Dataset: Zhao et
+al., "M3ED: Multi-modal Multi-scene Multi-label Emotional Dialogue Database", ACL 2022,
+https://github.com/AIM3-RUC/RUCM3ED; CARAT's reader: chengzju/CARAT 3210086a `utils/m3ed_reader.py`."""
 
 from __future__ import annotations
 

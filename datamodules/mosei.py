@@ -1,4 +1,5 @@
-"""CMU-MOSEI as a six-emotion multi-label task, read from the files TAILOR and CARAT use (datasets.md §3).
+"""CMU-MOSEI as a six-emotion multi-label task, read from the files TAILOR and CARAT use (kniter1/TAILOR
+d61121ba, chengzju/CARAT 3210086a) and MulT's unaligned pickle (yaohungt/Multimodal-Transformer).
 
 Also holds the helpers for CARAT-style label tokens (`[2, e1, e2, ..., 3]` with ids named in `dict['tgt']`), which
 the M3ED reader reuses for CARAT's derived `m3ed_data_60.pt`.

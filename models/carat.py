@@ -4,8 +4,8 @@ Paper: Cheng Peng, Ke Chen, Lidan Shou, Gang Chen, "CARAT: Contrastive Feature R
 Multi-Modal Multi-Label Emotion Recognition", AAAI 2024 (arXiv:2312.10201).
 Official code: https://github.com/chengzju/CARAT, read at commit 3210086a (files `models/models.py`,
 `models/until_module.py`, `models/module_encoder.py`, `models/losses.py`, `models/configs/*.json`, `main.py`,
-`train.sh`, `train_m3ed.sh`, `utils/m3ed_reader.py`). This file is our own implementation of that structure
-(methods.md §2); the Transformer encoder and the soft aligner are shared with TAILOR (`models/layers/bert.py`).
+`train.sh`, `train_m3ed.sh`, `utils/m3ed_reader.py`). This file is our own implementation of that structure;
+the Transformer encoder and the soft aligner are shared with TAILOR (`models/layers/bert.py`).
 
 Structure (forward order; N modalities, K labels, d = 256, d_z = 64):
 1. A LayerNorm (eps 1e-12) over each modality's features.
@@ -61,8 +61,8 @@ Official defaults (class defaults here = the CMU-MOSEI configuration that `train
   (`train.sh --binary_threshold 0.25`). Not model arguments: batch 64, 20 epochs, seed 1 (`train.sh`), gradient
   clipping 1.0 (`main.py`).
 
-Parameters with the official configuration (ours = official, methods.md §2.7 and addendum, instantiated with torch
-2.13): CMU-MOSEI aligned (text 300 / audio 74 / visual 35, 60 steps, 6 labels) 7,359,736 = 7,359,736; MOSEI
+Parameters with the official configuration (ours = official; the official modules instantiated with the `train.sh`
+settings under torch 2.13): CMU-MOSEI aligned (text 300 / audio 74 / visual 35, 60 steps, 6 labels) 7,359,736 = 7,359,736; MOSEI
 unaligned (text 50, audio/visual 500 steps, aligners to 500 steps) 13,618,228 = 13,618,228; M3ED (text 768, audio
 1024, visual 342, max_positions 100, 7 labels) 7,677,555 = 7,677,555. Buffers (not parameters): prototypes
 2 N K d_z and the queue (8192 x 64 features and ids).

@@ -5,7 +5,7 @@ Paper: Yi Zhang, Mingyuan Chen, Jundong Shen, Chongjun Wang, "Tailor Versatile M
 Emotion Recognition", AAAI 2022 (arXiv:2201.05834).
 Official code: https://github.com/kniter1/TAILOR, read at commit d61121ba (files `src/models/models.py`,
 `src/models/module_{bert,visual,audio,cross,decoder}.py`, `src/models/until_module.py`, `src/models/*-base/*.json`,
-`train.py`, `train.sh`). This file is our own implementation of that structure (methods.md §1); blocks shared with
+`train.py`, `train.sh`). This file is our own implementation of that structure; blocks shared with
 CARAT live in `models/layers/bert.py`.
 
 Structure (forward order; "primary" = the text modality on CMU-MOSEI):
@@ -62,7 +62,7 @@ Official defaults (class defaults here = the CMU-MOSEI configuration that `train
 
 Parameters with the official configuration (text 300 / audio 74 / visual 35, 6 labels): ours 10,798,652 on
 MOSEI aligned (60 steps each) and 10,884,944 on MOSEI unaligned (text 50, audio/visual 500 steps); the official
-model has 10,798,652 and 10,884,944 (methods.md §1.6 and addendum, instantiated with torch 2.13). Exact match.
+model has 10,798,652 and 10,884,944 (the official modules instantiated with the `train.sh` settings under torch 2.13). Exact match.
 
 Generalisation (any N >= 1 modalities of any dims/lengths, every task kind):
 - `primary` (default: the first modality of kind "text", else the first modality) sets the time axis: every

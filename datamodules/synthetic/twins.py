@@ -1,5 +1,6 @@
 """The synthetic twins of DEAP, DREAMER, CMU-MOSEI, M3ED and IEMOCAP: same task, labels, modality kinds and feature
-dims as each real dataset's standard features (`shared/spec/datasets.md`), sequence lengths capped by `seq_len`."""
+dims as each real dataset's standard features (the README's dataset tables cite them), sequence lengths capped by
+`seq_len`."""
 
 from __future__ import annotations
 

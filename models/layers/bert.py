@@ -1,7 +1,7 @@
-"""BERT-style Transformer blocks shared by TAILOR and CARAT (methods.md §0.4): an encoder with a dense input
+"""BERT-style Transformer blocks shared by TAILOR and CARAT (both adapt Hugging Face BERT modules): an encoder with a dense input
 projection, learned absolute positions, optional token types and an (unused) pooler, post-LN self-attention layers,
 a post-LN decoder layer (self-attention, cross-attention, FFN) for TAILOR's label decoder, and the LSTM "CTC" soft
-aligner both methods put in front of unaligned modalities (methods.md §1.2 step 2, §2.2 step 2).
+aligner both methods put in front of unaligned modalities.
 
 Written for EmoBench after the shapes of the official TAILOR (`src/models/module_{bert,cross,decoder}.py`) and CARAT
 (`models/module_encoder.py`) code; no code is copied. Differences from those modules, all numerically neutral:

@@ -34,7 +34,7 @@ OFFICIAL_TERMS = {"lsr_clf": 0.01, "aug_clf": 0.1, "beta_clf": 1.0, "cl": 1.0, "
     (M3ED, M3ED_SPECS, {"max_positions": 100}, 7_677_555),
 ])
 def test_parameter_count_matches_official(task, modalities, kwargs, official):
-    # official counts: methods.md §2.7 and addendum (official CARAT 3210086 instantiated with train.sh settings)
+    # official counts: the official CARAT modules (chengzju/CARAT 3210086a) instantiated with train.sh settings
     count = count_parameters(Carat(task, modalities, **kwargs))
     assert abs(count - official) <= 0.01 * official, count
 

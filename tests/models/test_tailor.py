@@ -24,7 +24,7 @@ EQUAL = (ModalitySpec("text", 6, 5, "text"), ModalitySpec("audio", 4, 5, "audio"
 
 @pytest.mark.parametrize(("modalities", "official"), [(ALIGNED, 10_798_652), (UNALIGNED, 10_884_944)])
 def test_parameter_count_matches_official(modalities, official):
-    # official counts: methods.md §1.6 and addendum (official TAILOR d61121b instantiated with train.sh settings)
+    # official counts: the official TAILOR modules (kniter1/TAILOR d61121ba) instantiated with train.sh settings
     count = count_parameters(Tailor(MOSEI, modalities))
     assert abs(count - official) <= 0.01 * official, count
 
