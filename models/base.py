@@ -17,11 +17,13 @@ from emobench.datamodules.registry import Registry, init_parameter_names
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.statistics import LabelStatistics
 from emobench.metrics import metrics_for, primary_metric
+from emobench.models.optim import BertAdam
 from emobench.models.output import ModelOutput
 from emobench.models.task_head import predict, task_loss
 
 MODELS = Registry("model")
-SCHEDULES = ("constant", "linear", "cosine")
+SCHEDULES = ("constant", "linear", "cosine", "plateau")
+OPTIMIZERS = ("adamw", "adam", "bertadam")
 
 
 class EmotionModel(L.LightningModule):
@@ -30,9 +32,14 @@ class EmotionModel(L.LightningModule):
     Args:
         task: the dataset's TaskSpec.  modalities: its ModalitySpecs (any number >= 1).
         label_stats: training-fold label statistics (for methods and baselines that use them).
-        lr, weight_decay: AdamW settings (no decay on biases and norm/1-d parameters).
-        schedule: constant | linear (warm-up then linear decay to 0, as BERT's warmup_linear) | cosine.
+        optimizer: adamw (decoupled decay) | adam (torch Adam, decay as L2; MulT's) | bertadam (the official
+            TAILOR/CARAT update: no bias correction, eps 1e-6, per-tensor clipping at 1.0; `emobench.models.optim`).
+        lr, weight_decay: learning rate and weight decay (no decay on biases and norm/1-d parameters).
+        schedule: constant | linear (warm-up then linear decay to 0, as BERT's warmup_linear) | cosine |
+            plateau (lr times `plateau_factor` after `plateau_patience` epochs without a lower validation loss, as
+            MulT's ReduceLROnPlateau).
         warmup_fraction: share of all training steps spent warming up (linear and cosine).
+        plateau_patience, plateau_factor: the plateau schedule's settings (MulT: `--when` 20, factor 0.1).
         threshold: multilabel decision threshold used by the metrics (strict >).
         aux_weights: weights of the auxiliary losses by name; overrides the class's `default_aux_weights`.
     """
@@ -54,10 +61,13 @@ class EmotionModel(L.LightningModule):
         task: TaskSpec,
         modalities: Sequence[ModalitySpec],
         label_stats: LabelStatistics | None = None,
+        optimizer: str = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         schedule: str = "constant",
         warmup_fraction: float = 0.0,
+        plateau_patience: int = 20,
+        plateau_factor: float = 0.1,
         threshold: float = 0.5,
         aux_weights: dict[str, float] | None = None,
     ) -> None:
@@ -66,6 +76,8 @@ class EmotionModel(L.LightningModule):
             raise ValueError(f"{type(self).__name__}: needs at least one modality, got none.")
         if schedule not in SCHEDULES:
             raise ValueError(f"<schedule={schedule}> must be one of {SCHEDULES}.")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"<optimizer={optimizer}> must be one of {OPTIMIZERS}.")
         self.save_hyperparameters(ignore=["task", "modalities", "label_stats"])
         self.hparams["task"] = task.to_dict()
         self.hparams["modalities"] = [m.to_dict() for m in modalities]
@@ -145,10 +157,14 @@ class EmotionModel(L.LightningModule):
         hp = self.hparams
         decay = [p for p in self.parameters() if p.requires_grad and p.ndim > 1]
         no_decay = [p for p in self.parameters() if p.requires_grad and p.ndim <= 1]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=hp.lr,
-        )
+        groups = [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        optimizer_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "bertadam": BertAdam}[hp.optimizer]
+        optimizer = optimizer_class(groups, lr=hp.lr)
+        if hp.schedule == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=hp.plateau_factor, patience=hp.plateau_patience)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss", "interval": "epoch"}}
         if hp.schedule == "constant" and hp.warmup_fraction == 0:
             return optimizer
         total = max(1, int(self.trainer.estimated_stepping_batches))
