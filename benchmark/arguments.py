@@ -100,7 +100,10 @@ def conforms(value: Any, annotation: Any) -> bool:
             return len(value) == len(args) and all(conforms(v, a) for v, a in zip(value, args, strict=True))
         item_type = args[0] if args else Any
         return all(conforms(v, item_type) for v in value)
-    return isinstance(value, container)
+    try:
+        return isinstance(value, container)
+    except TypeError:  # a Protocol without @runtime_checkable cannot be checked
+        return True
 
 
 def type_name(annotation: Any) -> str:
@@ -129,7 +132,7 @@ def argument_problems(kind: str, cls: type, given: dict[str, Any], accepted: set
 
 
 def describe_problems(kind: str, name: str, cls: type, problems: list[tuple[str, str]], accepted: set[str]) -> str:
-    """"model_args of 'mult' (emobench.models.mult.MulT): <model_args.hiden>: unknown key; MulT accepts [...]"."""
+    """One sentence: `model_args of 'mult' (emobench.models.mult.MulT): <model_args.hiden>: unknown key; ...`."""
     items = "; ".join(f"<{kind}.{key}>: {what}" for key, what in problems)
     unknown = any(what == "unknown key" for _, what in problems)
     accepts = f"; {cls.__name__} accepts {sorted(accepted)}" if unknown else ""

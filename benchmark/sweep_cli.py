@@ -147,9 +147,9 @@ def command(args: argparse.Namespace) -> int:
                        plain=args.quiet, live=live)
     if args.launcher == "slurm" and args.no_wait and not result.interrupted:
         jobs = getattr(launch, "jobs", None) or []
-        console.print(escape(f"submitted {len(jobs)} array task(s) (job {jobs[0].job_id.split('_')[0] if jobs else '-'}); "
-                             f"logs in {sweep_dir / 'submitit'}. When they end: emobench table {sweep_dir}"),
-                      highlight=False)
+        job = jobs[0].job_id.split("_")[0] if jobs else "-"
+        console.print(escape(f"submitted {len(jobs)} array task(s) (job {job}); logs in {sweep_dir / 'submitit'}. "
+                             f"When they end: emobench table {sweep_dir}"), highlight=False)
         return 0
     print_summary(result)
     code = result.exit_code
