@@ -83,7 +83,7 @@ def conforms(value: Any, annotation: Any) -> bool:
         return _is_int(value) or isinstance(value, float)
     container = origin or annotation
     if not isinstance(container, type):
-        return True  # a typing construct without a runtime class (Callable[..., X] and the like): no opinion
+        return True  # a typing construct without a runtime class (a NewType and the like): no opinion
     if issubclass(container, os.PathLike):
         return isinstance(value, (str, os.PathLike))
     if issubclass(container, enum.Enum):
