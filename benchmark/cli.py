@@ -43,7 +43,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         models.add_column(col)
     for name in MODELS.names():
         cls = MODELS.get(name)
-        models.add_row(name, escape(f"{cls.__module__}.{cls.__name__}"), escape(summary(cls)))
+        models.add_row(escape(name), escape(f"{cls.__module__}.{cls.__name__}"), escape(summary(cls)))
     datasets = Table(title="Datasets")
     datasets.add_column("name", no_wrap=True)
     for col in ("task", "labels", "modalities (name kind dim x steps)", "protocol"):
@@ -53,7 +53,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         task, specs = dm.describe()
         mods = ", ".join(f"{m.name} {m.kind} {m.dim}x{m.seq_len}" + ("" if m.kind in MODALITY_GROUPS else f" ({m.group})")
                          for m in specs)
-        datasets.add_row(name, task.kind, escape(", ".join(task.labels)), escape(mods), dm.protocol)
+        datasets.add_row(*(escape(str(text)) for text in (name, task.kind, ", ".join(task.labels), mods, dm.protocol)))
     console.print(models)
     console.print(datasets)
     return 0
@@ -61,23 +61,25 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Train and test one cell, write its record, print its test metrics."""
+    from emobench.benchmark.arguments import check_cell_arguments
     from emobench.benchmark.identity import cell_id
     from emobench.benchmark.run_cell import run_cell
     from emobench.benchmark.store import cells_dir, write_record
 
     cfg = merge_cell(from_cli(args.overrides), source="command line")
-    console.print(f"[bold]emobench run[/bold] model={cfg.model} dataset={cfg.dataset} seed={cfg.seed} "
-                  f"fold={cfg.fold} cell={cell_id(cfg)}")
+    check_cell_arguments(cfg)  # before any output: a misspelt or mistyped option is a usage error
+    console.print("[bold]emobench run[/bold] " + escape(f"model={cfg.model} dataset={cfg.dataset} seed={cfg.seed} "
+                                                       f"fold={cfg.fold} cell={cell_id(cfg)}"), highlight=False)
     record = run_cell(cfg)
     path = write_record(record, cells_dir(cfg.output, cfg.sweep))
-    table = Table(title=f"{cfg.model} on {cfg.dataset} (seed {cfg.seed}, fold {cfg.fold}): test metrics")
+    table = Table(title=escape(f"{cfg.model} on {cfg.dataset} (seed {cfg.seed}, fold {cfg.fold}): test metrics"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in sorted(record["metrics"].items()):
-        table.add_row(key, f"{value:.4f}")
+        table.add_row(escape(key), f"{value:.4f}")
     console.print(table)
-    console.print(f"best {record['best_val']['name']} = {record['best_val']['value']:.4f} after "
-                  f"{record['epochs']} epochs; record written to {path}")
+    console.print(escape(f"best {record['best_val']['name']} = {record['best_val']['value']:.4f} after "
+                         f"{record['epochs']} epochs; record written to {path}"), highlight=False, soft_wrap=True)
     return 0
 
 
@@ -116,11 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except USAGE_ERRORS as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        print_error(err)
         return 2
     except (FileNotFoundError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        print_error(err)
         return 1
+
+
+def print_error(err: BaseException, console: Console = console) -> None:
+    """`error: <message>`, the message shown as written (a path or key with `[...]` in it is not markup)."""
+    console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,37 @@ def merge_cell(*layers: Any, source: str = "config") -> CellConfig:
         OmegaConf.to_container(merged, resolve=True, throw_on_missing=True)
     except OmegaConfBaseException as err:
         raise ConfigError(f"{source}: {err}".strip()) from err
+    check_trainer(merged.trainer, source)
     return merged
+
+
+def trainer_problems(trainer: DictConfig | TrainerConfig) -> list[str]:
+    """What is out of range in the trainer settings (types are checked by the structured config already)."""
+    t = trainer
+    problems = []
+    if t.max_epochs < 1 and t.max_epochs != -1:
+        problems.append(f"<trainer.max_epochs={t.max_epochs}> must be >= 1 (or -1: no limit, early stopping ends "
+                        "training)")
+    for key in ("min_epochs", "patience", "num_threads", "gradient_clip_val"):
+        if not t[key] >= 0:  # also refuses NaN
+            problems.append(f"<trainer.{key}={t[key]}> must be >= 0")
+    if t.max_epochs >= 1 and t.min_epochs > t.max_epochs:
+        problems.append(f"<trainer.min_epochs={t.min_epochs}> must be <= <trainer.max_epochs={t.max_epochs}>")
+    if t.num_nodes < 1:
+        problems.append(f"<trainer.num_nodes={t.num_nodes}> must be >= 1")
+    for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
+        value = t[key]  # a float field: an int from YAML arrives as a whole float, which Lightning counts
+        if not (0 < value <= 1 or (value > 1 and float(value).is_integer())):
+            problems.append(f"<trainer.{key}={value}> must be a fraction of the batches in (0, 1] or a whole "
+                            "number of batches >= 1")
+    return problems
+
+
+def check_trainer(trainer: DictConfig | TrainerConfig, source: str = "config") -> None:
+    """Raise one ConfigError naming every trainer setting that is out of range."""
+    problems = trainer_problems(trainer)
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems) + ". Make sure the trainer settings are in range.")
 
 
 def from_cli(overrides: list[str]) -> DictConfig:

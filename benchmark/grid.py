@@ -19,6 +19,7 @@ from emobench.benchmark.config import (
     merge_cell,
     to_plain,
 )
+from emobench.benchmark.grid_check import check_grid_arguments
 from emobench.benchmark.identity import cell_id
 
 # Keys a fragment may not set: the grid owns them (a model / dataset override may set `model` / `dataset` to make
@@ -232,6 +233,7 @@ def expand(cfg: DictConfig, path: Path, cell_overrides: DictConfig | None = None
         import_user_module(module)
     models, datasets = resolve_names(cfg, path)
     cli = cell_overrides if cell_overrides is not None else OmegaConf.create({})
+    check_grid_arguments(cfg, path, models, datasets, cli)  # every bad option at once, before any cell runs
     folds_cache: dict[str, int] = {}
     cells: list[Cell] = []
     seen: dict[str, Cell] = {}

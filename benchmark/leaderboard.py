@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape as rich_escape
 
 from emobench.benchmark import plots
 from emobench.benchmark.identity import current_code_hash
@@ -241,7 +242,7 @@ _STYLES: dict[str, tuple[Callable[[str], str], Callable[[str], str], str]] = {
     "plain": (str, str, "†"),
     "markdown": (lambda t: str(t).replace("|", r"\|"), lambda t: f"**{t}**", "†"),
     "latex": (_latex_escape, lambda t: rf"\textbf{{{t}}}", r"$^\dagger$"),
-    "rich": (lambda t: str(t).replace("[", r"\["), lambda t: f"[bold]{t}[/bold]", "†"),
+    "rich": (lambda t: rich_escape(str(t)), lambda t: f"[bold]{t}[/bold]", "†"),
 }
 
 
@@ -478,23 +479,44 @@ def wandb_settings(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {}
 
 
+def _is_terminal(console) -> bool:
+    isatty = getattr(console.file, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def print_leaderboards(result: Leaderboards, console=None) -> None:
-    """Per-dataset tables, the overall table and the paths written, with rich."""
+    """Per-dataset tables, the overall table and the paths written: rich tables on a terminal; elsewhere (logs, CI,
+    `| tee`), where rich would squeeze them into 80 columns, the Markdown that is also written to the files."""
     from rich.console import Console
-    from rich.table import Table
 
     console = console or Console()
+    if _is_terminal(console):
+        _print_rich_tables(result, console)
+    else:
+        for text in [*(board_markdown(board) for board in result.boards.values()), overall_markdown(result)]:
+            console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    console.print(f"Leaderboards written to {result.sweep_dir / OUTPUT_FOLDER}:", markup=False, highlight=False,
+                  soft_wrap=True)
+    for path in result.files:
+        console.print(f"  {path}", markup=False, highlight=False, soft_wrap=True)
+    if result.wandb_dir is not None:
+        console.print(f"W&B leaderboard run: {result.wandb_dir}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_rich_tables(result: Leaderboards, console) -> None:
+    from rich.table import Table
+
     for board in result.boards.values():
         frame = display_frame(board, "rich")
-        table = Table(title=f"{board.dataset} ({board.kind}; ranked by {board.primary} "
-                            f"{plots.arrow(board.higher[board.primary])})", title_justify="left")
+        table = Table(title=rich_escape(f"{board.dataset} ({board.kind}; ranked by {board.primary} "
+                                        f"{plots.arrow(board.higher[board.primary])})"), title_justify="left")
         for i, column in enumerate(frame.columns):
             table.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
         for row in frame.itertuples(index=False):
             table.add_row(*row)
         console.print(table)
         for note in board_notes(board)[1:2]:
-            console.print(f"  {note}", highlight=False)
+            console.print(f"  {note}", markup=False, highlight=False)
     frame = overall_display(result.overall, "rich")
     table = Table(title="Overall ranking", title_justify="left")
     for i, column in enumerate(frame.columns):
@@ -503,12 +525,7 @@ def print_leaderboards(result: Leaderboards, console=None) -> None:
         table.add_row(*row)
     console.print(table)
     for note in overall_notes(result)[1:]:
-        console.print(note, highlight=False)
-    console.print(f"Leaderboards written to {result.sweep_dir / OUTPUT_FOLDER}:", highlight=False, soft_wrap=True)
-    for path in result.files:
-        console.print(f"  {path}", highlight=False, soft_wrap=True)
-    if result.wandb_dir is not None:
-        console.print(f"W&B leaderboard run: {result.wandb_dir}", highlight=False, soft_wrap=True)
+        console.print(note, markup=False, highlight=False)
 
 
 def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quiet: bool = False) -> dict:
@@ -547,9 +564,10 @@ def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quie
                                             entity=result.wandb.get("entity"))
     except Exception as err:  # W&B is a mirror of the files written above; never lose them to it
         wandb_error = f"{type(err).__name__}: {err}"
-        console.print(f"[yellow]warning:[/yellow] the W&B leaderboard run failed <wandb_mode={mode}> "
-                      f"({wandb_error}); the files under {result.sweep_dir / OUTPUT_FOLDER} are complete. "
-                      "Make sure W&B is logged in, or use --wandb offline.", highlight=False)
+        console.print("[yellow]warning:[/yellow] " + rich_escape(
+            f"the W&B leaderboard run failed <wandb_mode={mode}> ({wandb_error}); the files under "
+            f"{result.sweep_dir / OUTPUT_FOLDER} are complete. Make sure W&B is logged in, or use --wandb offline."),
+            highlight=False)
     if not quiet:
         print_leaderboards(result, console)
     f = result.friedman

@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    from emobench.benchmark.cli import print_error
     from emobench.benchmark.leaderboard import NoRecordsError, write_leaderboards
+    from emobench.benchmark.store import UnreadableRecordsError
     from emobench.datamodules.registry import import_user_module
 
     console = Console()
@@ -30,9 +32,9 @@ def command(args: argparse.Namespace) -> int:
         import_user_module(module)
     try:
         result = write_leaderboards(args.sweep_dir, wandb_mode=args.wandb, quiet=args.quiet)
-    except NoRecordsError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+    except (NoRecordsError, UnreadableRecordsError) as err:
+        print_error(err, console)
         return 1
     if args.quiet:
-        console.print(f"Leaderboards written to {result['folder']}", highlight=False, soft_wrap=True)
+        console.print(f"Leaderboards written to {result['folder']}", markup=False, highlight=False, soft_wrap=True)
     return 0

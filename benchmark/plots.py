@@ -90,16 +90,22 @@ def bar_chart(means: pd.Series, stds: pd.Series, dataset: str, metric: str, high
     return _save(figure, path)
 
 
-def critical_difference(result: FriedmanResult, path: Path) -> Path:
+def critical_difference_figure(result: FriedmanResult) -> Figure:
     """The critical-difference diagram (scikit-posthocs): mean ranks on an axis, models joined by a bar where the
-    Nemenyi test finds no significant difference at `ALPHA`."""
+    Nemenyi test finds no significant difference at `ALPHA`. The title is a figure title in two lines, so that
+    the constrained layout keeps it inside the figure (one line of it is wider than the figure)."""
     import scikit_posthocs
 
     if not result.applicable:
         raise ValueError(f"No critical-difference diagram: {result.reason}.")
-    figure = _figure(7.0, 0.35 * result.n_models + 1.6)
+    figure = _figure(7.0, 0.35 * result.n_models + 1.9)
     ax = figure.add_subplot()
     scikit_posthocs.critical_difference_diagram(result.mean_ranks, result.nemenyi, alpha=ALPHA, ax=ax)
-    ax.set_title(f"Mean rank over {result.n_datasets} datasets (1 = best), Friedman p = {result.p_value:.3g}; "
-                 f"joined by a bar: no significant difference (Nemenyi, α = {ALPHA})", fontsize=9)
-    return _save(figure, path)
+    figure.suptitle(f"Mean rank over {result.n_datasets} datasets (1 = best), Friedman p = {result.p_value:.3g}\n"
+                    f"joined by a bar: no significant difference (Nemenyi, α = {ALPHA})", fontsize=9)
+    return figure
+
+
+def critical_difference(result: FriedmanResult, path: Path) -> Path:
+    """`critical_difference_figure` saved as PNG at `path`."""
+    return _save(critical_difference_figure(result), path)

@@ -15,11 +15,10 @@ import torch
 from omegaconf import DictConfig
 
 from emobench.benchmark import environment, tracking
-from emobench.benchmark.config import ConfigError, to_plain
+from emobench.benchmark.arguments import check_cell_arguments
+from emobench.benchmark.config import to_plain
 from emobench.benchmark.identity import cell_identity, identity_digest
-from emobench.datamodules import DATAMODULES
-from emobench.datamodules.registry import import_user_module, init_parameter_names
-from emobench.models import MODELS, count_parameters
+from emobench.models import count_parameters
 from emobench.models.base import EmotionModel
 
 
@@ -36,21 +35,10 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 
 
-def check_kwargs(kind: str, name: str, cls: type, given: dict[str, Any], accepted: set[str]) -> None:
-    unknown = sorted(set(given) - accepted)
-    if unknown:
-        raise ConfigError(f"Unknown {kind} option(s) {unknown} for {name!r} ({cls.__module__}.{cls.__name__}); "
-                          f"accepted: {sorted(accepted)}. Make sure the key is spelled as in the class signature.")
-
-
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, EmotionModel]:
     """The datamodule (set up for the cell's fold) and the model, validated against their signatures."""
-    for path in cfg.imports:
-        import_user_module(path)
-    data_cls, model_cls = DATAMODULES.get(cfg.dataset), MODELS.get(cfg.model)
+    data_cls, model_cls = check_cell_arguments(cfg)
     data_args, model_args = dict(to_plain(cfg)["data_args"]), dict(to_plain(cfg)["model_args"])
-    check_kwargs("data_args", cfg.dataset, data_cls, data_args, init_parameter_names(data_cls) - {"fold", "kwargs"})
-    check_kwargs("model_args", cfg.model, model_cls, model_args, model_cls.hyperparameter_names())
     datamodule = data_cls(fold=cfg.fold, **data_args)
     datamodule.setup()
     model = model_cls(task=datamodule.task, modalities=datamodule.modalities,

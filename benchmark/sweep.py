@@ -117,7 +117,8 @@ def existing_status(folder: Path) -> dict[str, str]:
             try:
                 status[path.stem] = read_record(path).get("status", "failed")
             except (OSError, ValueError):
-                console.print(f"[yellow]warning:[/yellow] unreadable record {path}; its cell will run again.")
+                console.print(f"[yellow]warning:[/yellow] unreadable record {escape(str(path))}; its cell will run "
+                              "again.", highlight=False)
     return status
 
 
@@ -187,7 +188,7 @@ class Reporter:
     def _refresh(self) -> None:
         running = self.tally.running
         current = running[0].describe() + (f" (+{len(running) - 1})" if len(running) > 1 else "") if running else ""
-        self.progress.update(self.task, completed=self.tally.done, description=current,
+        self.progress.update(self.task, completed=self.tally.done, description=escape(current),
                              ok=self.tally.ok, failed=self.tally.failed, left=self.tally.left)
 
     def started(self, cell: Cell) -> None:
@@ -273,8 +274,8 @@ def run_sweep(name: str, cells: list[Cell], folder: Path, launch: Launch, *, rer
 
 
 def print_summary(result: SweepResult) -> None:
-    table = Table(title=f"sweep {result.name}: {result.total} cells in {result.seconds:.0f}s "
-                        f"(records in {result.folder})")
+    table = Table(title=escape(f"sweep {result.name}: {result.total} cells in {result.seconds:.0f}s "
+                               f"(records in {result.folder})"))
     table.add_column("status")
     table.add_column("cells", justify="right")
     rows = [("ok (this run)", result.ok), ("failed (this run)", len(result.failed)),
@@ -287,12 +288,12 @@ def print_summary(result: SweepResult) -> None:
     console.print(table)
     failures = [(c, e) for c, e in result.failed] + [(c, "(earlier run)") for c in result.skipped_failed]
     if failures:
-        failed = Table(title=f"failed cells (error, traceback and config in {result.folder}/<cell id>.json)")
+        failed = Table(title=escape(f"failed cells (error, traceback and config in {result.folder}/<cell id>.json)"))
         for col in ("cell id", "model", "dataset", "seed", "fold"):
             failed.add_column(col, no_wrap=True)
         failed.add_column("error", overflow="fold", ratio=1)
         for cell, error in failures:
-            failed.add_row(cell.cell_id, cell.model, cell.dataset, str(cell.seed), str(cell.fold),
+            failed.add_row(cell.cell_id, escape(cell.model), escape(cell.dataset), str(cell.seed), str(cell.fold),
                            escape(error.splitlines()[0]) if error else "")
         console.print(failed)
     if result.interrupted:
@@ -313,6 +314,7 @@ def describe_grid(cells: Iterable[Cell], status: dict[str, str]) -> Table:
     for col in ("#", "cell id", "model", "dataset", "seed", "fold", "record"):
         table.add_column(col)
     for cell in cells:
-        table.add_row(str(cell.index), cell.cell_id, cell.model, cell.dataset, str(cell.seed), str(cell.fold),
+        table.add_row(str(cell.index), cell.cell_id, escape(cell.model), escape(cell.dataset), str(cell.seed),
+                      str(cell.fold),
                       status.get(cell.cell_id, "-"))
     return table

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.markup import escape
+
 from emobench.benchmark.config import ConfigError
 from emobench.benchmark.tracking import WANDB_MODES
 
@@ -72,8 +74,6 @@ def split_positionals(items: list[str]) -> tuple[str, list[str]]:
 
 def write_leaderboards_of(sweep_dir: Path, wandb_mode: str | None, quiet: bool) -> bool:
     """Call the leaderboard writer; False (and a message) when it is missing or fails."""
-    from rich.markup import escape
-
     from emobench.benchmark.sweep import console
 
     try:
@@ -85,8 +85,8 @@ def write_leaderboards_of(sweep_dir: Path, wandb_mode: str | None, quiet: bool) 
     try:
         write_leaderboards(sweep_dir, wandb_mode=wandb_mode, quiet=quiet)
     except Exception as err:  # noqa: BLE001 - the cells are done; report and let the user retry
-        console.print(f"[red]leaderboards not written:[/red] {type(err).__name__}: {escape(str(err))}. Make sure the records "
-                      f"are readable, then run `emobench table {sweep_dir}`.", highlight=False)
+        console.print(f"[red]leaderboards not written:[/red] {type(err).__name__}: {escape(str(err))}. Make sure the "
+                      f"records are readable, then run `emobench table {escape(str(sweep_dir))}`.", highlight=False)
         return False
     return True
 
@@ -126,12 +126,12 @@ def command(args: argparse.Namespace) -> int:
     if args.dry_run:
         console.print(describe_grid(selected, status))
         todo, _ = select(selected, status, args.rerun_failed, args.force)
-        console.print(f"{len(selected)} cells, {len(todo)} to run; records in {folder}")
+        console.print(escape(f"{len(selected)} cells, {len(todo)} to run; records in {folder}"), highlight=False)
         return 0
     todo, _ = select(selected, status, args.rerun_failed, args.force)
     shard_note = f" (shard {args.shard} of {len(cells)})" if args.shard else ""
-    console.print(f"[bold]emobench sweep[/bold] {sweep_cfg.name}: {len(selected)} cells{shard_note}, "
-                  f"{len(todo)} to run, {len(selected) - len(todo)} with a record; records in {folder}",
+    console.print("[bold]emobench sweep[/bold] " + escape(f"{sweep_cfg.name}: {len(selected)} cells{shard_note}, "
+                  f"{len(todo)} to run, {len(selected) - len(todo)} with a record; records in {folder}"),
                   highlight=False)
     if args.launcher == "slurm":
         options = launchers.SubmititOptions(args.slurm_partition, args.timeout_min, args.cpus_per_task,
@@ -147,15 +147,16 @@ def command(args: argparse.Namespace) -> int:
                        plain=args.quiet, live=live)
     if args.launcher == "slurm" and args.no_wait and not result.interrupted:
         jobs = getattr(launch, "jobs", None) or []
-        console.print(f"submitted {len(jobs)} array task(s) (job {jobs[0].job_id.split('_')[0] if jobs else '-'}); "
-                      f"logs in {sweep_dir / 'submitit'}. When they end: emobench table {sweep_dir}", highlight=False)
+        job = jobs[0].job_id.split("_")[0] if jobs else "-"
+        console.print(escape(f"submitted {len(jobs)} array task(s) (job {job}); logs in {sweep_dir / 'submitit'}. "
+                             f"When they end: emobench table {sweep_dir}"), highlight=False)
         return 0
     print_summary(result)
     code = result.exit_code
     if result.interrupted:
         return code
     if args.shard:
-        console.print(f"shard {args.shard} done; when every shard is done: emobench table {sweep_dir}",
+        console.print(escape(f"shard {args.shard} done; when every shard is done: emobench table {sweep_dir}"),
                       highlight=False)
     elif not args.no_leaderboard and (result.ok or result.skipped_ok):
         if not write_leaderboards_of(sweep_dir, args.wandb, args.quiet) and code == 0:
