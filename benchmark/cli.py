@@ -89,6 +89,7 @@ MODULE_COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("emobench.benchmark.sweep_cli", "run a sweep: every model x dataset x seed x fold of a YAML file"),
     "table": ("emobench.benchmark.leaderboard_cli", "write leaderboards (CSV, Markdown, LaTeX, PNG) of a sweep folder"),
     "perf": ("emobench.benchmark.perf", "print speed and size figures (step time, parameters, cache)"),
+    "check": ("emobench.benchmark.check_cli", "check a method or dataset (yours too) against the contracts of the tests"),
 }
 
 

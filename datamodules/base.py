@@ -175,9 +175,13 @@ class EmotionDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
 
-    def split_sizes(self) -> dict[str, int]:
+    def split_rows(self) -> dict[str, np.ndarray]:
+        """Row indices into `arrays` of this fold's train / valid / test splits (copies)."""
         self.setup()
-        return {k: len(v) for k, v in self._splits.items()}
+        return {k: v.copy() for k, v in self._splits.items()}
+
+    def split_sizes(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.split_rows().items()}
 
     # ---- internals ------------------------------------------------------------------------------------------
     def _load(self) -> DatasetArrays:

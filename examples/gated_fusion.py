@@ -9,7 +9,7 @@ from emobench.models.layers import masked_mean
 
 
 class GatedFusion(EmotionModel, name="gated_fusion"):
-    """Mean-pools each modality, projects it to `hidden`, and mixes modalities with learned softmax gates."""
+    """Mean-pools each modality, projects it to `hidden`, and gates each modality with a learned sigmoid gate."""
 
     def __init__(self, task, modalities, label_stats=None, hidden: int = 64, dropout: float = 0.1, **kwargs):
         super().__init__(task, modalities, label_stats, **kwargs)  # the base owns loss, metrics, optimiser
@@ -21,7 +21,8 @@ class GatedFusion(EmotionModel, name="gated_fusion"):
         # batch.inputs[name]: (B, T, D) features; batch.masks[name]: (B, T) True on real steps
         h = torch.stack([self.project[m.name](masked_mean(batch.inputs[m.name], batch.masks[m.name]))
                          for m in self.modalities], dim=1)              # (B, M, hidden)
-        weights = torch.softmax(self.gate(torch.tanh(h)), dim=1)        # (B, M, 1)
-        logits = self.head((weights * h).sum(dim=1))                    # (B, L)
-        entropy = -(weights * weights.clamp_min(1e-8).log()).sum(1).mean()
+        gates = torch.sigmoid(self.gate(torch.tanh(h)))                 # (B, M, 1): one gate per modality
+        logits = self.head((gates * h).sum(dim=1))                      # (B, L)
+        p = gates.clamp(1e-6, 1 - 1e-6)
+        entropy = -(p * p.log() + (1 - p) * (1 - p).log()).mean()       # binary entropy of the gates
         return ModelOutput(logits=logits, aux_losses={"gate_entropy": entropy})

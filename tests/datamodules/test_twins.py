@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from emobench.benchmark.contract_data import check_dataset
 from emobench.datamodules import DATAMODULES
 from emobench.datamodules.synthetic.twin import SyntheticTwin
 
@@ -58,16 +59,20 @@ def test_full_length_option_gives_the_real_sequence_length():
 
 
 @pytest.mark.parametrize("name", TWINS)
-def test_folds_are_disjoint_and_group_protocols_hold_out_groups(name):
-    dm = DATAMODULES.get(name)(num_samples=300, seq_len=4, fold=0)
-    dm.setup()
-    s = dm._splits
-    assert not set(s["train"]) & set(s["test"]) and not set(s["valid"]) & set(s["test"])
-    assert not set(s["train"]) & set(s["valid"])
-    groups = dm.arrays.groups
-    if groups is not None and dm.protocol in ("group-kfold", "loso", "official"):
-        assert not set(groups[s["train"]]) & set(groups[s["test"]]), "test groups unseen in training"
-        assert not set(groups[s["valid"]]) & set(groups[s["test"]])
+def test_twin_meets_the_dataset_contract(name):
+    """describe()/read() agreement, targets, masks, disjoint folds with held-out groups over every fold of the
+    protocol, train-only label statistics, loader batches (benchmark.contract_data)."""
+    results = check_dataset(DATAMODULES.get(name), {"num_samples": 120, "seq_len": 4, "batch_size": 16})
+    assert [f"{r.name}: {r.detail}" for r in results if r.passed is not True] == []
+
+
+@pytest.mark.parametrize("name", [n for n in TWINS if DATAMODULES.get(n).official_split is not None])
+def test_official_splits_hold_out_groups(name):
+    dm = DATAMODULES.get(name)(num_samples=300, seq_len=4)
+    assert dm.protocol == "official"
+    rows, groups = dm.split_rows(), dm.arrays.groups
+    assert not set(groups[rows["train"]]) & set(groups[rows["test"]]), "test groups unseen in training"
+    assert not set(groups[rows["valid"]]) & set(groups[rows["test"]])
 
 
 def test_iemocap_twin_is_leave_one_session_out():

@@ -1,15 +1,24 @@
-"""Every registered model x every task kind x (1 and 3 modalities): shape, finite loss, gradient on every parameter."""
+"""Every registered model x every task kind x (1 and 3 modalities) meets the method contract of
+`benchmark.contract_models`: it builds, finite (B, L) logits, scalar finite auxiliary losses, a gradient on every
+parameter, padded steps ignored."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from emobench.benchmark.config import group_defaults
+from emobench.benchmark.contract_models import COUNTS, check_model_config
 from emobench.datamodules.registry import UnknownNameError
+from emobench.datamodules.specs import TASK_KINDS
 from emobench.models import MODELS, EmotionModel
-from emobench.models.task_head import task_loss
-from tests.models.helpers import TASKS, THREE, random_batch
+
+# Known deviations from the contract, each asserted to still fail so that a fix has to remove its entry.
+KNOWN_FAILURES = {
+    # The cross encoders concatenate streams along time with the first stream's padding in between, so the second
+    # stream's positions start after the padded length (models/tailor.py `_cross`): the outputs depend on how much
+    # padding follows a sample, though never on the padded values.
+    ("tailor", "padding length ignored"),
+}
 
 
 def compact_args(name: str) -> dict:
@@ -18,24 +27,16 @@ def compact_args(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", MODELS.names())
-@pytest.mark.parametrize("kind", sorted(TASKS))
-@pytest.mark.parametrize("count", [1, 3])
-def test_every_model_trains_on_every_task(name, kind, count):
-    torch.manual_seed(0)
-    task, modalities = TASKS[kind], THREE[:count]
-    model = MODELS.get(name)(task=task, modalities=modalities, **compact_args(name))
-    model.train()
-    batch = random_batch(task, modalities)
-    out = model(batch)
-    assert out.logits.shape == (len(batch), task.num_labels)
-    assert torch.isfinite(out.logits).all()
-    loss = model.task_loss_weight * task_loss(kind, out.logits, batch.target)
-    for key, value in out.aux_losses.items():
-        assert value.ndim == 0 and torch.isfinite(value), key
-        loss = loss + model.aux_weights.get(key, 1.0) * value
-    loss.backward()
-    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum())]
-    assert no_grad == [], f"parameters without gradient: {no_grad[:8]}"
+@pytest.mark.parametrize("kind", TASK_KINDS)
+@pytest.mark.parametrize("count", COUNTS)
+def test_every_model_meets_the_contract_on_every_task(name, kind, count):
+    results = check_model_config(MODELS.get(name), kind, count, compact_args(name))
+    unexpected = [f"{r.name}: {r.detail}" for r in results if r.passed is False and (name, r.name) not in KNOWN_FAILURES]
+    assert unexpected == []
+    fixed = [r.name for r in results if r.passed is True and (name, r.name) in KNOWN_FAILURES]
+    assert fixed == [], f"now passes; remove ({name!r}, {fixed[0]!r}) from KNOWN_FAILURES"
+    # only the padding-length check may not run (models that need full-length inputs), never the core checks
+    assert [r.name for r in results if r.passed is None] in ([], ["padding length ignored"])
 
 
 def test_registry_rejects_duplicates_and_suggests_names():
