@@ -168,6 +168,16 @@ def cell_problems(plain: dict[str, Any], data_cls: type,
     return found
 
 
+def check_arguments(kind: str, name: str, cls: type, given: dict[str, Any]) -> None:
+    """Raise a ConfigError naming every key of `given` (`kind`: "model_args" / "data_args") that `cls` does not
+    accept or whose value does not fit its annotation."""
+    accepted = accepted_names(kind, cls)
+    problems = argument_problems(kind, cls, given, accepted)
+    if problems:
+        raise ConfigError(f"{describe_problems(kind, name, cls, problems, accepted)}. Make sure each key is spelled "
+                          "as in the class signature and each value has the type its annotation names.")
+
+
 def check_cell_arguments(cfg: DictConfig) -> tuple[type, type]:
     """Raise one ConfigError naming every bad model_args / data_args key of the cell; else return (datamodule
     class, model class)."""

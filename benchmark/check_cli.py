@@ -82,26 +82,25 @@ def import_modules(paths: list[str]) -> list[CheckResult]:
 
 def prepare_model(name: str, overrides: dict[str, Any]) -> tuple[str, Callable[[], list[CheckResult]]]:
     """(table title, a function running the checks): the name and options are validated before anything runs."""
+    from emobench.benchmark.arguments import check_arguments
     from emobench.benchmark.contract_models import check_model
-    from emobench.benchmark.run_cell import check_kwargs
     from emobench.models import MODELS
 
     cls = MODELS.get(name)
     args = {**to_plain(group_defaults("models", name)).get("model_args", {}), **overrides}
-    check_kwargs("model_args", name, cls, args, cls.hyperparameter_names())
+    check_arguments("model_args", name, cls, args)
     shown = f"with {args}" if args else "with its class defaults"
     return f"model {name} ({cls.__module__}.{cls.__name__}) {shown}", lambda: check_model(cls, args)
 
 
 def prepare_dataset(name: str, overrides: dict[str, Any]) -> tuple[str, Callable[[], list[CheckResult]]]:
+    from emobench.benchmark.arguments import check_arguments
     from emobench.benchmark.contract_data import check_dataset
-    from emobench.benchmark.run_cell import check_kwargs
     from emobench.datamodules import DATAMODULES
-    from emobench.datamodules.registry import init_parameter_names
 
     cls = DATAMODULES.get(name)
     args = {**to_plain(group_defaults("datasets", name)).get("data_args", {}), **overrides}
-    check_kwargs("data_args", name, cls, args, init_parameter_names(cls) - {"fold", "kwargs"})
+    check_arguments("data_args", name, cls, args)
     shown = f" with {args}" if args else ""
     return f"dataset {name} ({cls.__module__}.{cls.__name__}){shown}", lambda: check_dataset(cls, args)
 

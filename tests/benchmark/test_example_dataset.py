@@ -3,7 +3,6 @@ smoke sweep (whose twin-only options stay on the twins), and its missing files a
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 
 from emobench.benchmark.cli import main
 from emobench.benchmark.store import cells_dir, load_records
-from emobench.datamodules import DATAMODULES
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "npy_dataset.py"
 
@@ -31,13 +29,6 @@ def npy_root(tmp_path) -> Path:
     np.save(root / "eeg.npy", eeg)
     np.save(root / "breathing.npy", rng.normal(size=(n, 16, 1)))
     return root
-
-
-@pytest.fixture(autouse=True)
-def _forget_example():
-    yield
-    DATAMODULES._classes.pop("my-npy", None)
-    sys.modules.pop("emobench_user_npy_dataset", None)
 
 
 def test_list_shows_user_models_and_datasets(capsys):

@@ -4,10 +4,8 @@ flags records made by other code."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from emobench.benchmark import grid
@@ -41,13 +39,6 @@ def write_model(folder: Path, hidden: int = 8, comment: str = "") -> Path:
     path = folder / "identity_probe.py"
     path.write_text(MODEL_SOURCE.format(hidden=hidden) + comment)
     return path
-
-
-@pytest.fixture(autouse=True)
-def _forget_probe():
-    yield
-    MODELS._classes.pop("identity_probe", None)
-    sys.modules.pop("emobench_user_identity_probe", None)
 
 
 def cfg(**extra):
