@@ -168,7 +168,7 @@ def _names(value: Any, key: str, path: Path) -> list[str] | str:
     return items
 
 
-def resolve_names(cfg: DictConfig, path: Path) -> tuple[list[str], list[str]]:
+def resolve_names(cfg: DictConfig, path: Path, declared: dict[str, Any] | None = None) -> tuple[list[str], list[str]]:
     """(model entries, dataset entries), with `all` / `all_twins` expanded; every entry must be registered or be a
     variant whose override names a registered class. Unregistered names raise one error listing all of them."""
     from emobench.datamodules import DATAMODULES
@@ -199,8 +199,13 @@ def resolve_names(cfg: DictConfig, path: Path) -> tuple[list[str], list[str]]:
             f"{path}: not registered: {lines}. Known " + "; known ".join(f"{k}s: {v}" for k, v in known.items())
             + ". Make sure the reader/method is implemented and imported (config key `imports`), or remove it from "
               "the sweep.")
-    stray = [f"model_overrides.{k}" for k in cfg.model_overrides if k not in models]
-    stray += [f"dataset_overrides.{k}" for k in cfg.dataset_overrides if k not in datasets]
+    # An override naming no entry is a misspelling, unless the sweep file lists that entry and the command line
+    # narrowed the grid (`emobench sweep paper datasets=[mosei]`): `declared` holds the file's own lists.
+    listed = {kind: set(v) if isinstance(v, list | tuple) else set() for kind, v in (declared or {}).items()}
+    stray = [f"model_overrides.{k}" for k in cfg.model_overrides
+             if k not in models and k not in listed.get("models", ())]
+    stray += [f"dataset_overrides.{k}" for k in cfg.dataset_overrides
+              if k not in datasets and k not in listed.get("datasets", ())]
     if stray:
         raise ConfigError(f"{path}: {stray} name(s) no entry of the grid (models: {', '.join(models)}; datasets: "
                           f"{', '.join(datasets)}). Make sure the key is spelled as in `models` / `datasets`.")
@@ -220,7 +225,7 @@ def _num_folds(dataset: str, data_args: dict[str, Any], cache: dict[str, int]) -
 
 
 def expand(cfg: DictConfig, path: Path, cell_overrides: DictConfig | None = None,
-           output: str | None = None) -> list[Cell]:
+           output: str | None = None, declared: dict[str, Any] | None = None) -> list[Cell]:
     """Every cell of the sweep, in the order models x datasets x seeds x folds.
 
     A cell's config is `merge_cell(defaults, twin_defaults (twins only), dataset_overrides[d], model_overrides[m],
@@ -231,7 +236,7 @@ def expand(cfg: DictConfig, path: Path, cell_overrides: DictConfig | None = None
 
     for module in [*cfg.defaults.get("imports", []), *((cell_overrides or {}).get("imports", None) or [])]:
         import_user_module(module)
-    models, datasets = resolve_names(cfg, path)
+    models, datasets = resolve_names(cfg, path, declared)
     cli = cell_overrides if cell_overrides is not None else OmegaConf.create({})
     check_grid_arguments(cfg, path, models, datasets, cli)  # every bad option at once, before any cell runs
     folds_cache: dict[str, int] = {}
@@ -293,4 +298,6 @@ def load_grid(sweep: str | Path, overrides: list[str] | None = None,
         cli = OmegaConf.from_dotlist(cell_overrides)
     except OmegaConfBaseException as err:
         raise ConfigError(f"command line: {err}") from err
-    return cfg, expand(cfg, path, cli, output)
+    file_lists = load_yaml(path)
+    declared = {k: list(file_lists[k]) if OmegaConf.is_list(file_lists.get(k)) else None for k in ("models", "datasets")}
+    return cfg, expand(cfg, path, cli, output, declared)

@@ -52,28 +52,35 @@ def test_default_sweep_covers_every_model_twin_and_3_seeds():
 PAPER_DATASETS = ["mosei", "m3ed", "iemocap", "deap", "dreamer"]
 
 
-def test_paper_sweep_protocols_or_a_clear_error_naming_missing_readers():
-    """Until every real reader is registered, the sweep stops at start naming each missing dataset; after that
-    it expands to 5 seeds with the official sizes and thresholds."""
+def test_paper_sweep_names_missing_readers_clearly():
+    """A dataset of the paper sweep whose reader is not registered stops the sweep at start, naming each one."""
     missing = [d for d in PAPER_DATASETS if d not in DATAMODULES]
-    if missing:
-        with pytest.raises(ConfigError) as err:
-            grid.load_grid("paper")
-        for name in missing:
-            assert f"dataset {name}" in str(err.value)
-        present = [d for d in PAPER_DATASETS if d in DATAMODULES]
-        assert all(f"dataset {name};" not in str(err.value) for name in present)
+    if not missing:
+        assert grid.load_grid("paper", ["folds=[0]"])[1]
         return
-    cfg, cells = grid.load_grid("paper", ["folds=[0]"])
-    assert {c.seed for c in cells} == {0, 1, 2, 3, 4}
-    assert {c.dataset for c in cells} == {*PAPER_DATASETS, "mosei-unaligned"}
+    with pytest.raises(ConfigError) as err:
+        grid.load_grid("paper")
+    for name in missing:
+        assert f"dataset {name}" in str(err.value)
+    present = [d for d in PAPER_DATASETS if d in DATAMODULES]
+    assert all(f"dataset {name};" not in str(err.value) for name in present)
+
+
+def test_paper_sweep_runs_each_method_with_its_official_protocol():
+    """On the registered real datasets: 5 seeds, official sizes (no compact YAML), thresholds and optimisers."""
+    present = [d for d in ["mosei", "mosei-unaligned", "m3ed"] if d.split("-")[0] in DATAMODULES]
+    cfg, cells = grid.load_grid("paper", [f"datasets=[{','.join(present)}]", "folds=[0]"])
+    assert {c.seed for c in cells} == {0, 1, 2, 3, 4} and {c.dataset for c in cells} == set(present)
     unaligned = [c for c in cells if c.dataset == "mosei-unaligned"]
     assert unaligned and all(c.config["data_args"]["aligned"] is False for c in unaligned)
-    thresholds = {"tailor": 0.35, "carat": 0.25}
+    official = {"tailor": {"threshold": 0.35, "optimizer": "bertadam"},
+                "carat": {"threshold": 0.25, "optimizer": "bertadam"},
+                "mult": {"optimizer": "adam", "schedule": "plateau"}}
     for cell in cells:
-        expected = {"threshold": thresholds[cell.model]} if cell.model in thresholds else {}
-        assert cell.config["model_args"] == expected
-        assert cell.config["trainer"]["max_epochs"] == 20 and cell.config["trainer"]["accelerator"] == "auto"
+        assert cell.config["model_args"] == official.get(cell.model, {}), cell.model
+        epochs = 40 if cell.model == "mult" else 20
+        assert cell.config["trainer"]["max_epochs"] == epochs and cell.config["trainer"]["accelerator"] == "auto"
+        assert cell.config["trainer"]["gradient_clip_val"] == (0.8 if cell.model == "mult" else 1.0)
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
