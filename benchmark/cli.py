@@ -46,14 +46,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         models.add_row(escape(name), escape(f"{cls.__module__}.{cls.__name__}"), escape(summary(cls)))
     datasets = Table(title="Datasets")
     datasets.add_column("name", no_wrap=True)
-    for col in ("task", "labels", "modalities (name kind dim x steps)", "protocol"):
+    for col in ("task", "labels", "modalities (name kind dim x steps)", "protocol", "z-scored"):
         datasets.add_column(col)
     for name in DATAMODULES.names():
         dm = DATAMODULES.get(name)()
         task, specs = dm.describe()
         mods = ", ".join(f"{m.name} {m.kind} {m.dim}x{m.seq_len}" + ("" if m.kind in MODALITY_GROUPS else f" ({m.group})")
                          for m in specs)
-        datasets.add_row(*(escape(str(text)) for text in (name, task.kind, ", ".join(task.labels), mods, dm.protocol)))
+        cells = (name, task.kind, ", ".join(task.labels), mods, dm.protocol, "yes" if dm.normalize else "no (raw)")
+        datasets.add_row(*(escape(str(text)) for text in cells))
     console.print(models)
     console.print(datasets)
     return 0

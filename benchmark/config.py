@@ -35,7 +35,9 @@ class TrainerConfig:
     limit_train_batches: float = 1.0
     limit_val_batches: float = 1.0
     limit_test_batches: float = 1.0
-    deterministic: bool = True
+    # None: True on the CPU; "warn" on an accelerator, where some ops have no deterministic kernel (TAILOR's
+    # unaligned CTC loss backward on CUDA) and True would raise. True / False / "warn" go to Lightning as given.
+    deterministic: Any = None
     num_threads: int = 0
     progress_bar: bool = True
 
@@ -116,6 +118,9 @@ def trainer_problems(trainer: DictConfig | TrainerConfig) -> list[str]:
             problems.append(f"<trainer.{key}={t[key]}> must be >= 0")
     if t.max_epochs >= 1 and t.min_epochs > t.max_epochs:
         problems.append(f"<trainer.min_epochs={t.min_epochs}> must be <= <trainer.max_epochs={t.max_epochs}>")
+    if t.deterministic not in (None, True, False, "warn"):
+        problems.append(f"<trainer.deterministic={t.deterministic}> must be true, false, warn or null (true on the "
+                        "CPU, warn on an accelerator)")
     if t.num_nodes < 1:
         problems.append(f"<trainer.num_nodes={t.num_nodes}> must be >= 1")
     for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):

@@ -35,6 +35,16 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 
 
+def effective_deterministic(setting: bool | str | None, accelerator: str) -> bool | str:
+    """The `deterministic` value given to Lightning: the setting, or for None True on the CPU and "warn" on an
+    accelerator (CUDA has no deterministic backward for ctc_loss, among others, so True would raise there)."""
+    if setting is not None:
+        return setting
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available()
+                                      and not torch.backends.mps.is_available())
+    return True if on_cpu else "warn"
+
+
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, EmotionModel]:
     """The datamodule (set up for the cell's fold) and the model, validated against their signatures."""
     data_cls, model_cls = check_cell_arguments(cfg)
@@ -73,12 +83,13 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     if wandb_logger is not None:
         loggers.append(wandb_logger)
     t = cfg.trainer
+    deterministic = effective_deterministic(t.deterministic, t.accelerator)
     trainer = L.Trainer(
         max_epochs=t.max_epochs, min_epochs=t.min_epochs, accelerator=t.accelerator, devices=t.devices,
         strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,
         gradient_clip_val=t.gradient_clip_val or None, limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches, limit_test_batches=t.limit_test_batches,
-        deterministic=t.deterministic, callbacks=[checkpoint, early_stop], logger=loggers,
+        deterministic=deterministic, callbacks=[checkpoint, early_stop], logger=loggers,
         enable_progress_bar=t.progress_bar, enable_model_summary=False, default_root_dir=cell_dir,
         log_every_n_steps=10)
     try:
@@ -113,6 +124,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
         "metrics": test_metrics,
         "best_val": {"name": model.monitor, "value": float(best) if best is not None else None},
         "epochs": int(trainer.current_epoch),  # epochs completed
+        "deterministic": deterministic,  # what Lightning was given (see effective_deterministic)
         "torch_threads": torch.get_num_threads(),  # changes float reduction order; not part of the cell id
         "fit_seconds": round(fit_seconds, 3),
         "test_seconds": round(test_seconds, 3),

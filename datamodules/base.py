@@ -26,7 +26,7 @@ DATAMODULES = Registry("dataset")
 
 # Options that do not change the arrays a reader returns, so they stay out of the cache key.
 _LOADER_OPTIONS = {"batch_size", "fold", "protocol", "num_folds", "val_fraction", "split_seed", "normalize",
-                   "include", "cache_dir", "num_workers", "root"}
+                   "drop_last", "include", "cache_dir", "num_workers", "root"}
 
 
 class EmotionDataModule(L.LightningDataModule):
@@ -43,12 +43,16 @@ class EmotionDataModule(L.LightningDataModule):
         val_fraction: share of training rows (kfold) or groups (group protocols) held out for validation.
         split_seed: seed of the fold assignment; fixed across training seeds so seeds share folds.
         include: use only these modalities (None = all).
-        normalize: z-score each feature with training-fold statistics over real steps.
+        normalize: z-score each feature with training-fold statistics over real steps; None = the dataset's
+            `default_normalize` (real features as the official pipelines feed them; twins and computed
+            physiological features z-scored). A feature constant on the training fold keeps scale 1.
+        drop_last: drop the last partial training batch (as TAILOR's and CARAT's training loaders do).
         cache_dir: where decoded arrays are cached (default $EMOBENCH_CACHE_DIR or ~/.cache/emobench).
         num_workers: DataLoader workers (0 is fastest for in-memory tensors).
     """
 
     default_protocol: ClassVar[str] = "official"
+    default_normalize: ClassVar[bool] = True
     reader_version: ClassVar[int] = 1
     dataset_name: ClassVar[str] = ""
 
@@ -68,9 +72,10 @@ class EmotionDataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         split_seed: int = 0,
         include: list[str] | None = None,
-        normalize: bool = True,
+        normalize: bool | None = None,
         cache_dir: str | None = None,
         num_workers: int = 0,
+        drop_last: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # also collects the subclass's own __init__ arguments
@@ -82,7 +87,8 @@ class EmotionDataModule(L.LightningDataModule):
         self.val_fraction = val_fraction
         self.split_seed = split_seed
         self.include = list(include) if include else None
-        self.normalize = normalize
+        self.normalize = self.default_normalize if normalize is None else normalize
+        self.drop_last = drop_last
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else cache_lib.default_cache_dir()
         self.num_workers = num_workers
         self._arrays: DatasetArrays | None = None
@@ -224,7 +230,7 @@ class EmotionDataModule(L.LightningDataModule):
         self.setup()
         rows = torch.from_numpy(self._splits[split])
         return DataLoader(rows, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self._collate,
-                          num_workers=self.num_workers)
+                          num_workers=self.num_workers, drop_last=self.drop_last and split == "train")
 
     def _collate(self, rows: list[torch.Tensor]) -> EmotionBatch:
         idx = torch.stack(rows)
@@ -249,11 +255,13 @@ class EmotionDataModule(L.LightningDataModule):
 
 
 def feature_stats(x: np.ndarray, mask: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float32 mean and std (floored at 1e-6) per feature over the real steps of `rows` of `x` (N, T, D)."""
+    """float32 mean and std per feature over the real steps of `rows` of `x` (N, T, D). A feature whose std is below
+    1e-6 (constant on the training fold) gets std 1, so z-scoring only centres it and never multiplies a test-time
+    variation of it by a million."""
     train_x, train_m = np.asarray(x[rows], dtype=np.float32), np.asarray(mask[rows], dtype=bool)
     real = train_x.reshape(-1, x.shape[-1]) if train_m.all() else train_x[train_m]
     if not len(real):
         return np.zeros(x.shape[-1], np.float32), np.ones(x.shape[-1], np.float32)
     mean = real.mean(axis=0, dtype=np.float64)
     std = np.sqrt(np.square(real - mean.astype(np.float32)).mean(axis=0, dtype=np.float64))
-    return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+    return mean.astype(np.float32), np.where(std < 1e-6, 1.0, std).astype(np.float32)

@@ -70,6 +70,7 @@ class _M3edBase(EmotionDataModule):
     """M3ED file handling shared by the dialogue- and utterance-level datamodules (not registered)."""
 
     default_protocol = "official"
+    default_normalize = False  # raw features, as the official TAILOR / CARAT / MulT loaders feed them
 
     def __init__(self, file: str | None = None, audio_dim: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

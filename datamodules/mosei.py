@@ -198,6 +198,7 @@ class MoseiDataModule(EmotionDataModule, name="mosei"):
     """
 
     default_protocol = "official"
+    default_normalize = False  # raw features, as the official TAILOR / CARAT / MulT loaders feed them
 
     def __init__(self, aligned: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -81,6 +81,7 @@ def test_paper_sweep_runs_each_method_with_its_official_protocol():
         epochs = 40 if cell.model == "mult" else 20
         assert cell.config["trainer"]["max_epochs"] == epochs and cell.config["trainer"]["accelerator"] == "auto"
         assert cell.config["trainer"]["gradient_clip_val"] == (0.8 if cell.model == "mult" else 1.0)
+        assert cell.config["data_args"].get("drop_last", False) is (cell.model in ("tailor", "carat"))
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)

@@ -89,7 +89,7 @@ def test_label_ids_are_read_from_the_files_vocabulary(tmp_path):
 
 def test_normalised_batches_are_standardised_on_train(tmp_path):
     write_mosei_pt(tmp_path / "mosei", sizes=(12, 3, 3))
-    dm = _datamodule(tmp_path, batch_size=64)
+    dm = _datamodule(tmp_path, batch_size=64, normalize=True)  # MOSEI is fed raw by default, as officially
     dm.setup()
     batch = next(iter(dm.train_dataloader()))
     text = batch.inputs["text"].reshape(-1, 300)
