@@ -83,8 +83,9 @@ Deliberate deviations:
 - Evaluation: both official repos swap precision and recall in every log line (`get_metrics(pred, label)`);
   EmoBench reports them correctly. The official validation loader shuffles with drop_last=True; EmoBench scores
   every sample. The threshold 0.25 is the class default.
-- Optimiser: torch AdamW (with bias correction) + the base's linear warm-up schedule instead of BertAdam (no bias
-  correction, eps 1e-6); the official decay groups also decay the input LayerNorms (a naming quirk).
+- Optimiser: the official BertAdam update is `optimizer="bertadam"` (`models/optim.py`; the paper sweep uses it);
+  the class default is torch AdamW (with bias correction), both with the base's linear warm-up schedule (=
+  `warmup_linear`); the official decay groups also decay the input LayerNorms (a naming quirk).
 - Queue: enqueued features are detached (the official buffer keeps their autograd history; values are equal). The
   initial queue ids are -1 ("no class"), where the official uses random floats that never equal a class id: both
   make the initial rows pure negatives without positives. When one batch holds more rows than the queue (small

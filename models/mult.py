@@ -62,9 +62,11 @@ Deliberate deviations:
 - Output: K logits for the task head (multilabel BCE, distribution KL, multiclass CE). The official code regresses
   one sentiment score (L1 loss) on MOSI/MOSEI and, for IEMOCAP emotions, outputs 2 logits (absent/present) per
   emotion with cross-entropy; for multi-label emotion we output one logit per label.
-- Optimiser and schedule belong to the base: AdamW with weight_decay 0 (= Adam) and a constant lr by default,
-  no ReduceLROnPlateau; gradient clipping is the runner's `trainer.gradient_clip_val` (official 0.8); model
-  selection uses the task's primary validation metric, not the validation loss.
+- Optimiser and schedule belong to the base: AdamW with weight_decay 0 (= Adam) and a constant lr by default;
+  the official Adam + ReduceLROnPlateau on the validation loss (`--when` 20, factor 0.1) is
+  `optimizer="adam", schedule="plateau"` (the paper sweep uses it); gradient clipping is the runner's
+  `trainer.gradient_clip_val` (official 0.8); model selection uses the task's primary validation metric, not
+  the validation loss.
 - Attention is `torch.nn.functional.scaled_dot_product_attention` with a boolean mask (no per-sample loops).
 """
 

@@ -85,9 +85,10 @@ Deliberate deviations:
   log line (`get_metrics(pred, label)` against `get_metrics(y_true, y_pred)`); EmoBench reports them correctly.
   A sample with no true and no predicted label scores 0 in the official Jaccard accuracy.
 - Threshold: the official 0.35 is hard-coded; here it is the class default and can be overridden.
-- Optimiser: torch AdamW (with bias correction) + the base's linear warm-up schedule, instead of the official
-  BertAdam (no bias correction, eps 1e-6, per-tensor clipping after the global clip). The base decays every
-  weight with more than one dimension; the official groups also decay the input LayerNorms (a naming quirk).
+- Optimiser: the official BertAdam update is `optimizer="bertadam"` (`models/optim.py`; the paper sweep uses it);
+  the class default is torch AdamW (with bias correction), both with the base's linear warm-up schedule (=
+  `warmup_linear`). The base decays every weight with more than one dimension; the official groups also decay
+  the input LayerNorms (a naming quirk).
 - Unaligned CTC: the released file has the warp-ctc import commented out (and an unconditional `.cuda()`), so the
   official unaligned path does not run; we use torch's `F.ctc_loss` on log-softmax outputs (warp-ctc applies the
   softmax itself), reduction sum, `zero_infinity=True` so a modality shorter than the primary adds 0 instead of inf.
