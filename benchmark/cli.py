@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from emobench.benchmark.config import ConfigError, cell_id, from_cli, merge_cell
@@ -95,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return args.handler(args)
-    except USAGE_ERRORS as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+    except USAGE_ERRORS as err:  # messages are printed verbatim: "[nan, inf]" would otherwise be read as markup
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
         return 2
     except (FileNotFoundError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
         return 1
 
 

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from emobench.benchmark.tracking import WANDB_MODES
 
@@ -25,7 +26,7 @@ def command(args: argparse.Namespace) -> int:
     try:
         result = write_leaderboards(args.sweep_dir, wandb_mode=args.wandb, quiet=args.quiet)
     except NoRecordsError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
         return 1
     if args.quiet:
         console.print(f"Leaderboards written to {result['folder']}", highlight=False, soft_wrap=True)
