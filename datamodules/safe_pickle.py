@@ -37,6 +37,7 @@ from emobench.datamodules.unpickler import (
     RefusedContentError,
     RefusedGlobalError,
     RestrictedUnpickler,
+    allocation_budget,
 )
 
 __all__ = ["ALLOWED_GLOBALS", "MAX_DEPTH", "RestrictedUnpickler", "load", "load_pickle", "load_torch", "str_keys"]
@@ -125,7 +126,8 @@ def load(path: str | Path, *, encoding: str = "latin1") -> Any:
     with path.open("rb") as file:
         kind = _kind(file.read(512))
     try:
-        return str_keys(_read(path, encoding))
+        with allocation_budget(path.stat().st_size):
+            return str_keys(_read(path, encoding))
     except (DatasetFormatError, MemoryError):
         raise
     except (NestingError, RecursionError) as err:  # the 1,000-frame traceback says nothing the message does not

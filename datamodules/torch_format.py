@@ -39,6 +39,7 @@ from emobench.datamodules.unpickler import (
     OversizedDataError,
     RefusedContentError,
     RestrictedUnpickler,
+    charge,
     element_count,
     remaining,
 )
@@ -107,6 +108,7 @@ def _rebuild(storage: Any, offset: Any, size: Any, stride: Any, kind: ElementTyp
                                  f"{available:,} elements")
     if storage.raw is None:
         return None
+    charge(count * dtype.itemsize, f"a tensor of size {dims} ({count * dtype.itemsize:,} bytes)")
     elements = storage.raw[:available * dtype.itemsize].view(dtype)
     view = np.lib.stride_tricks.as_strided(elements[offset:] if count else elements[:0], shape=dims,
                                            strides=[s * dtype.itemsize for s in steps], writeable=False)

@@ -14,7 +14,10 @@ Sizes are checked before allocation, so a 60-byte file cannot ask for a terabyte
 names), `_reconstruct` only with the empty template numpy writes (shape (0,)), an array's state (BUILD) must bring
 exactly shape x itemsize bytes (or one item per element for object arrays), `_frombuffer` likewise, `bytes(n)` /
 `bytearray(n)` with an integer are refused, every length read from the stream must fit in what is left of the
-file (`file.read(n)` would allocate n bytes first), and BUILD is allowed on numpy arrays and dtypes only.
+file (`file.read(n)` would allocate n bytes first), and BUILD is allowed on numpy arrays and dtypes only. A pickle
+can also reuse one stored piece many times (memo), e.g. encode one 10 MB string a hundred times: every admitted
+constructor that copies data charges an allocation budget of 4 x the file size + 64 MiB per load
+(`allocation_budget`; legitimate files build about 2 x their size), and exceeding it is an `OversizedDataError`.
 
 Built on the pure-Python `pickle._Unpickler` because the C `pickle.Unpickler` offers no hook at BUILD or at
 length-prefixed reads. Speed measured here: the same for large arrays (I/O bound), about 3x slower for pickles of
@@ -26,18 +29,21 @@ from __future__ import annotations
 import _compat_pickle
 import codecs
 import collections
+import contextlib
+import contextvars
 import importlib
 import io
 import math
 import pickle
 import struct
 import types
+from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 
 __all__ = ["ALLOWED_GLOBALS", "NDARRAY", "OversizedDataError", "RefusedContentError", "RefusedGlobalError",
-           "RestrictedUnpickler", "element_count", "remaining"]
+           "RestrictedUnpickler", "allocation_budget", "charge", "element_count", "remaining"]
 
 
 class RefusedGlobalError(pickle.UnpicklingError):
@@ -71,6 +77,33 @@ class _NdarrayClass:
 
 NDARRAY = _NdarrayClass()
 
+_BUDGET: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("unpickle_budget", default=None)
+
+
+def _budget_for(file_size: int) -> int:
+    return 4 * file_size + (64 << 20)
+
+
+@contextlib.contextmanager
+def allocation_budget(file_size: int) -> Iterator[None]:
+    """Bytes that the constructors may copy while one file of `file_size` bytes loads (all its pickles)."""
+    token = _BUDGET.set([_budget_for(file_size), file_size])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def charge(nbytes: int, what: str) -> None:
+    """Take `nbytes` from the active budget (before allocating them), or raise `OversizedDataError`."""
+    state = _BUDGET.get()
+    if state is None:
+        return
+    state[0] -= nbytes
+    if state[0] < 0:
+        raise OversizedDataError(f"{what}, which takes what the {state[1]:,}-byte file builds past "
+                                 f"{_budget_for(state[1]):,} bytes (one stored piece reused many times)")
+
 
 def element_count(shape: Any) -> int:
     """Number of elements of `shape` (a tuple of non-negative ints, or one int), else `UnpicklingError`."""
@@ -88,7 +121,8 @@ def _byte_length(raw: Any) -> int | None:
     return None
 
 
-def _require_bytes(shape: Any, dtype: Any, raw: Any) -> None:
+def _require_bytes(shape: Any, dtype: Any, raw: Any) -> int:
+    """The array's size in bytes, after checking that `raw` holds exactly its data."""
     if not isinstance(dtype, np.dtype):
         raise pickle.UnpicklingError(f"array dtype {dtype!r:.80} is not a numpy dtype")
     count = element_count(shape)
@@ -96,19 +130,22 @@ def _require_bytes(shape: Any, dtype: Any, raw: Any) -> None:
         provided = len(raw) if isinstance(raw, list) else None
         if provided != count:
             raise OversizedDataError(f"an object array of shape {shape} with {provided} items")
-        return
+        return 8 * count
     needed, provided = count * dtype.itemsize, _byte_length(raw)
     if provided != needed:
         raise OversizedDataError(f"an array of shape {shape} and dtype {dtype} ({needed:,} bytes) with "
                                  f"{'no' if provided is None else f'{provided:,}'} bytes of data")
+    return needed
 
 
 def check_array_state(state: Any) -> None:
-    """The state numpy's `ndarray.__setstate__` receives: ([version,] shape, dtype, is_fortran, data)."""
+    """The state numpy's `ndarray.__setstate__` receives: ([version,] shape, dtype, is_fortran, data); its size
+    is charged to the budget."""
     if not isinstance(state, tuple) or len(state) not in (4, 5):
         raise pickle.UnpicklingError(f"ndarray state {state!r:.80} is not numpy's (version, shape, dtype, "
                                      "is_fortran, data) tuple")
-    _require_bytes(state[-4], state[-3], state[-1])
+    nbytes = _require_bytes(state[-4], state[-3], state[-1])
+    charge(nbytes, f"an array of shape {state[-4]} ({nbytes:,} bytes)")
 
 
 def _numpy_module(name: str) -> types.ModuleType:
@@ -140,6 +177,8 @@ def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
 def _no_size(kind: type, args: tuple) -> None:
     if args and isinstance(args[0], int):  # bytes(n) / bytearray(n) allocate n zero bytes
         raise OversizedDataError(f"a buffer of {args[0]:,} zero bytes ({kind.__name__}(n))")
+    if args and hasattr(args[0], "__len__"):
+        charge(len(args[0]), f"a {kind.__name__} of {len(args[0]):,} bytes")
 
 
 def _bytes(*args: Any) -> bytes:
@@ -157,24 +196,42 @@ def _encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes
     if not isinstance(text, str) or codecs.lookup(encoding).name != "iso8859-1":
         raise pickle.UnpicklingError(f"_codecs.encode({type(text).__name__}, {encoding!r}); only str as latin1 "
                                      "is admitted")
+    charge(len(text), f"bytes of {len(text):,} bytes")
     return codecs.encode(text, encoding, errors)
+
+
+def _counted(kind: type) -> Any:
+    """`kind(items)` (set, frozenset, OrderedDict) charging a pointer per item first."""
+
+    def build(*args: Any) -> Any:
+        if args and hasattr(args[0], "__len__"):
+            charge(8 * len(args[0]), f"a {kind.__name__} of {len(args[0]):,} items")
+        return kind(*args)
+
+    return build
+
+
+def _scalar(dtype: Any, *args: Any) -> Any:
+    if isinstance(dtype, np.dtype):
+        charge(dtype.itemsize, f"a numpy scalar of {dtype.itemsize:,} bytes")
+    return _multiarray.scalar(dtype, *args)
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     table: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): NDARRAY,
         ("numpy", "dtype"): np.dtype,
-        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("collections", "OrderedDict"): _counted(collections.OrderedDict),
         ("_codecs", "encode"): _encode,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
+        ("builtins", "set"): _counted(set),
+        ("builtins", "frozenset"): _counted(frozenset),
         ("builtins", "bytes"): _bytes,
         ("builtins", "bytearray"): _bytearray,
         ("builtins", "complex"): complex,
     }
     for core in ("numpy.core", "numpy._core"):  # files written under numpy 1.x and 2.x name different modules
         table[(f"{core}.multiarray", "_reconstruct")] = _reconstruct
-        table[(f"{core}.multiarray", "scalar")] = _multiarray.scalar
+        table[(f"{core}.multiarray", "scalar")] = _scalar
         table[(f"{core}.numeric", "_frombuffer")] = _frombuffer
     return table
 
@@ -190,6 +247,9 @@ def remaining(file: BinaryIO) -> int:
     return end - here
 
 
+_SMALL_READ = 1 << 16
+
+
 class _BoundedReader:
     """`read(n)` refuses n larger than what is left of the file instead of allocating n bytes first."""
 
@@ -197,7 +257,7 @@ class _BoundedReader:
         self._file, self.left, self.size = file, left, left
 
     def read(self, n: int = -1) -> bytes:
-        if n > self.left:
+        if n > self.left and n > _SMALL_READ:  # small reads past the end fail as pickle's own "truncated" errors
             raise OversizedDataError(f"an item of {n:,} bytes where {self.left:,} bytes are left in the file")
         data = self._file.read(n if n >= 0 else self.left)
         self.left -= len(data)
@@ -220,6 +280,12 @@ class RestrictedUnpickler(pickle._Unpickler):
     def __init__(self, file: BinaryIO, *, encoding: str = "latin1", **kwargs: Any) -> None:
         self._reader = _BoundedReader(file, remaining(file))
         super().__init__(self._reader, encoding=encoding, **kwargs)
+
+    def load(self) -> Any:
+        if _BUDGET.get() is not None:
+            return super().load()
+        with allocation_budget(self._reader.size):
+            return super().load()
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _compat_pickle.NAME_MAPPING:  # Python-2 names, mapped as pickle.Unpickler does

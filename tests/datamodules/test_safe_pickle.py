@@ -14,7 +14,7 @@ import torch
 from emobench.datamodules import safe_pickle
 from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
 from tests.fixtures import write_python2_pickle
-from tests.fixtures.hostile_files import deep_pickle, oversized_pickles, touch_payload
+from tests.fixtures.hostile_files import deep_pickle, oversized_pickles, reusing_pickle, touch_payload
 
 
 class _CallsNumpyGlobal:
@@ -155,6 +155,17 @@ def test_declared_sizes_beyond_the_file_are_refused_before_allocation(tmp_path, 
     message = str(caught.value)
     assert "tiny.pkl" in message and "more than the file holds" in message and "\n" not in message
     assert "1,000,000,000,000" in message or "1000000000000" in message, "the declared size is named"
+
+
+def test_one_stored_piece_reused_many_times_is_refused(tmp_path):
+    path = tmp_path / "reused.pkl"
+    path.write_bytes(reusing_pickle(size=2**20, copies=200))  # 1 MiB stored once, 200 MiB built
+    with pytest.raises(DatasetFormatError, match=r"reused\.pkl \(\d+ bytes\) could not be read as a pickle.*it "
+                                                 r"declares bytes of 1,048,576 bytes, which takes what the [\d,]+-byte "
+                                                 r"file builds past [\d,]+ bytes \(one stored piece reused"):
+        safe_pickle.load(path)
+    path.write_bytes(reusing_pickle(size=2**20, copies=3))
+    assert len(safe_pickle.load(path)) == 3, "a few reuses stay within the budget"
 
 
 @pytest.mark.parametrize("circular", [False, True])
