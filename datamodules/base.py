@@ -20,6 +20,7 @@ from emobench.datamodules.folds import count_folds, split_indices
 from emobench.datamodules.registry import Registry
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.statistics import LabelStatistics, label_statistics
+from emobench.datamodules.validate import check_nonfinite_policy, nonfinite_features
 
 log = logging.getLogger(__name__)
 DATAMODULES = Registry("dataset")
@@ -49,6 +50,10 @@ class EmotionDataModule(L.LightningDataModule):
         drop_last: drop the last partial training batch (as TAILOR's and CARAT's training loaders do).
         cache_dir: where decoded arrays are cached (default $EMOBENCH_CACHE_DIR or ~/.cache/emobench).
         num_workers: DataLoader workers (0 is fastest for in-memory tensors).
+        nonfinite: what to do with NaN, inf and |x| > 1e18 in the features, checked once when the files are read:
+            "error" (default) raises, naming the file, modality and counts per split; "zero" replaces them by 0
+            with a warning giving the counts (`datamodules.validate`). Part of the cache key. A reader may
+            document a narrower exception (CMU-MOSEI audio -inf, set to 0 as by the official loaders).
     """
 
     default_protocol: ClassVar[str] = "official"
@@ -76,6 +81,7 @@ class EmotionDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         num_workers: int = 0,
         drop_last: bool = False,
+        nonfinite: str = "error",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # also collects the subclass's own __init__ arguments
@@ -91,6 +97,7 @@ class EmotionDataModule(L.LightningDataModule):
         self.drop_last = drop_last
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else cache_lib.default_cache_dir()
         self.num_workers = num_workers
+        self.nonfinite = check_nonfinite_policy(nonfinite)
         self._arrays: DatasetArrays | None = None
         self._tensors: dict[str, Any] | None = None
         self._splits: dict[str, np.ndarray] = {}
@@ -195,20 +202,31 @@ class EmotionDataModule(L.LightningDataModule):
         files = self.source_files()
         source = f"dataset {self.dataset_name!r}"
         if not files:
-            arrays = self.read()
+            arrays = self._read_checked(task, specs, source, files)
         else:
             key = cache_lib.cache_key(type(self).__name__, self.reader_version, self.options(), files)
             folder = self.cache_dir / f"{self.dataset_name}-{key}"
             self._cache_folder = folder
             arrays = cache_lib.load_cached(folder)
             if arrays is None:
-                arrays = self.read()
-                arrays.check(task, specs, source)
+                arrays = self._read_checked(task, specs, source, files)
                 cache_lib.save_cached(arrays, folder)
                 arrays = cache_lib.load_cached(folder)
             else:
                 log.info("%s: using cached arrays in %s", self.dataset_name, folder)
         arrays.check(task, specs, source)
+        return arrays
+
+    def _read_checked(self, task: TaskSpec, specs: tuple[ModalitySpec, ...], source: str,
+                      files: list[Path]) -> DatasetArrays:
+        """`read()`, then shapes against the specs, then the features' values under `nonfinite` (readers check
+        them where they know the file and split; this catches what a reader left, e.g. a new reader's)."""
+        arrays = self.read()
+        arrays.check(task, specs, source)
+        where = f"{source} ({', '.join(f.name for f in files)})" if files else source
+        for name, x in arrays.inputs.items():
+            arrays.inputs[name] = nonfinite_features(x, policy=self.nonfinite, source=where, modality=name,
+                                                     row_splits=arrays.split)
         return arrays
 
     def _normalisation_stats(self, names: list[str], train: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:

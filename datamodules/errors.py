@@ -2,8 +2,8 @@
 
 `DatasetNotFoundError`: the root or an expected file is missing (the message names the files and where they come
 from). `DatasetFormatError`: a file exists but is truncated, corrupt, or holds other keys/shapes/labels than its
-format (the message names the file and what was found). `UnsafePickleError`: a pickle asked for a global that the
-restricted unpickler refuses (a file that could run code).
+format (the message names the file and what was found). `UnsafePickleError`: a file that could run code: a pickle
+naming a global the restricted unpickler refuses, or a TorchScript archive.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ class DatasetFormatError(ValueError):
 
 
 class UnsafePickleError(DatasetFormatError):
-    """A pickle refers to a global outside the allow-list of `datamodules.safe_pickle` and was not loaded."""
+    """A pickle refers to a global outside the allow-list of `datamodules.unpickler`, or a `.pt` is a TorchScript
+    archive; the file was not loaded and nothing from it ran."""
 
 
 def require_files(root: Path | None, names: Sequence[str], dataset: str, obtain: str, docs: str,

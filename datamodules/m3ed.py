@@ -27,6 +27,7 @@ from emobench.datamodules.mosei import (
     require_keys,
 )
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.validate import nonfinite_features, whole_numbers
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,9 @@ class _M3edBase(EmotionDataModule):
         return [path]
 
     # ---- the official feature pickle -------------------------------------------------------------------------
-    def _read_dialogues(self, path: Path) -> list[Dialogue]:
-        data = safe_pickle.load_pickle(path)
+    def _read_dialogues(self, path: Path, data: Any) -> list[Dialogue]:
+        """Dialogues of the official feature pickle `data` (loaded from `path`), features checked under
+        `nonfinite` once per utterance."""
         if not isinstance(data, (list, tuple)) or len(data) != len(PICKLE_ITEMS):
             size = len(data) if isinstance(data, (list, tuple, Mapping)) else "?"
             fail(path, f"the top level is a {type(data).__name__} of {size} items, expected the 10-item "
@@ -165,7 +167,19 @@ class _M3edBase(EmotionDataModule):
         if shared:
             log.warning("%s: series %s occur in more than one split of %s (the official splits are "
                         "series-disjoint)", self.dataset_name, shared, path.name)
+        self._check_features(path, dialogues)
         return dialogues
+
+    def _check_features(self, path: Path, dialogues: list[Dialogue]) -> None:
+        """Each modality's utterance rows of all dialogues, checked (and under "zero" cleaned) in one pass."""
+        lengths = [len(d.labels) for d in dialogues]
+        splits = np.repeat(np.array([d.split for d in dialogues]), lengths)
+        for name in ("text", "audio", "visual"):
+            rows = np.concatenate([getattr(d, name) for d in dialogues])
+            rows = nonfinite_features(rows, policy=self.nonfinite, source=str(path), modality=name,
+                                      row_splits=splits)
+            for d, part in zip(dialogues, np.split(rows, np.cumsum(lengths)[:-1]), strict=True):
+                setattr(d, name, part)
 
     @staticmethod
     def _dialogue(path: Path, data: Any, dialogue_id: str, split: str, audio_dim: int) -> Dialogue:
@@ -173,10 +187,7 @@ class _M3edBase(EmotionDataModule):
             if dialogue_id not in data[index]:
                 fail(path, f"dialogue {dialogue_id!r} of the {split} split has no entry in item {index} "
                            f"({PICKLE_ITEMS[index]})")
-        try:
-            labels = np.asarray(data[2][dialogue_id], dtype=np.int64).ravel()
-        except (TypeError, ValueError):
-            fail(path, f"videoLabels[{dialogue_id!r}] = {data[2][dialogue_id]!r:.80} is not a list of class ids")
+        labels = whole_numbers(path, data[2][dialogue_id], f"videoLabels[{dialogue_id!r}]")
         if labels.size == 0:
             fail(path, f"dialogue {dialogue_id!r} has no utterances")
         if labels.min() < 0 or labels.max() >= len(LABELS):
@@ -185,7 +196,8 @@ class _M3edBase(EmotionDataModule):
         n = len(labels)
         features = []
         for index, dim in ((3, TEXT_DIM), (4, audio_dim), (5, VISUAL_DIM)):
-            x = np.asarray(data[index][dialogue_id], dtype=np.float32)
+            with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: reported by the check
+                x = np.asarray(data[index][dialogue_id], dtype=np.float32)
             if x.ndim != 2 or x.shape[0] != n or (index != 4 and x.shape[1] != dim):
                 fail(path, f"{PICKLE_ITEMS[index]}[{dialogue_id!r}] has shape {x.shape}, expected ({n}, {dim}) "
                            f"(one row per utterance; items 3, 4, 5 are text 768, audio, visual 342)")
@@ -233,7 +245,9 @@ class M3edDataModule(_M3edBase, name="m3ed"):
 
     Signals, one vector per utterance: RoBERTa text 768, audio 1024 (wav2vec) or 1582 (OpenSMILE IS10, file
     names starting ``AIS10``; option ``audio_dim``, else detected from the file name and checked against the
-    data), DenseFace visual 342. Python-2 pickles (byte strings) are read with latin1 decoding.
+    data), DenseFace visual 342. Python-2 pickles (byte strings) are read with latin1 decoding; which of the two
+    layouts a file holds is read from its content, not its name. NaN, inf or |x| > 1e18 in any feature is an error
+    naming the file, split and modality, unless ``nonfinite="zero"`` (replaced by 0 with a warning).
 
     Sample: the first ``max_utterances`` utterances of a dialogue as the sequence; the target is the set of main
     emotions over the **whole** dialogue (CARAT), multi-hot over (Happy, Neutral, Sad, Disgust, Anger, Fear,
@@ -264,9 +278,10 @@ class M3edDataModule(_M3edBase, name="m3ed"):
 
     def read(self) -> DatasetArrays:
         path = self.source_files()[0]
-        if path.suffix.lower() in (".pt", ".pth"):
-            return self._read_carat_pt(path)
-        dialogues = self._read_dialogues(path)
+        data = safe_pickle.load(path)
+        if isinstance(data, Mapping):  # CARAT's layout, whatever the file is named
+            return self._read_carat_pt(path, data)
+        dialogues = self._read_dialogues(path, data)
         n, steps = len(dialogues), self.max_utterances
         inputs = {m.name: np.zeros((n, steps, m.dim), np.float32) for m in self._modality_specs(steps)}
         mask = np.zeros((n, steps), dtype=bool)
@@ -285,10 +300,9 @@ class M3edDataModule(_M3edBase, name="m3ed"):
         return DatasetArrays(inputs, {m: mask.copy() for m in inputs}, target, groups,
                              np.array([d.split for d in dialogues]), np.array([d.id for d in dialogues]))
 
-    def _read_carat_pt(self, path: Path) -> DatasetArrays:
-        """CARAT's `m3ed_data_60.pt`: dialogue-level samples, MOSEI-style label tokens, audio/visual slots
-        swapped (detected by size and swapped back)."""
-        data = safe_pickle.load_torch(path)
+    def _read_carat_pt(self, path: Path, data: Any) -> DatasetArrays:
+        """CARAT's `m3ed_data_60.pt` (loaded as `data`): dialogue-level samples, MOSEI-style label tokens,
+        audio/visual slots swapped (detected by size and swapped back)."""
         require_keys(path, data, [*SPLITS, "dict"], "the top-level dict")
         require_keys(path, data["dict"], ["tgt"], "dict")
         vocab = data["dict"]["tgt"]
@@ -330,8 +344,12 @@ class M3edDataModule(_M3edBase, name="m3ed"):
                 fill_sequences(path, x, start, data[split][slot], f"{split}/{slot}", size)
                 start += size
             inputs[name] = np.ascontiguousarray(x[:, :steps]) if steps < rows else x
+        split = np.repeat(np.array(SPLITS), sizes)
+        for name, x in inputs.items():
+            inputs[name] = nonfinite_features(x, policy=self.nonfinite, source=str(path), modality=name,
+                                              row_splits=split)
         if all("len_list" in data[s] for s in SPLITS):
-            lengths = np.concatenate([np.asarray(data[s]["len_list"], dtype=np.int64).ravel() for s in SPLITS])
+            lengths = np.concatenate([whole_numbers(path, data[s]["len_list"], f"{s}/len_list") for s in SPLITS])
             if len(lengths) != total:
                 fail(path, f"len_list has {len(lengths)} entries for {total} dialogues")
             mask = np.arange(steps)[None, :] < lengths[:, None]
@@ -342,7 +360,6 @@ class M3edDataModule(_M3edBase, name="m3ed"):
             x[~mask] = 0.0
         target = np.concatenate([multi_hot(path, data[s]["tgt"], columns, vocab, len(LABELS), f"{s}/tgt")
                                  for s in SPLITS])
-        split = np.repeat(np.array(SPLITS), sizes)
         ids = np.array([f"{s}-{i:05d}" for s, n in zip(SPLITS, sizes, strict=True) for i in range(n)])
         return DatasetArrays(inputs, {m: mask.copy() for m in inputs}, target, None, split, ids)
 
@@ -379,12 +396,13 @@ class M3edUtteranceDataModule(_M3edBase, name="m3ed-utterance"):
 
     def read(self) -> DatasetArrays:
         path = self.source_files()[0]
-        if path.suffix.lower() in (".pt", ".pth"):
+        data = safe_pickle.load(path)
+        if isinstance(data, Mapping):  # CARAT's layout, whatever the file is named
             raise DatasetFormatError(
                 f"{path}: m3ed-utterance needs one label per utterance, which only the official feature pickle "
                 f"has; CARAT's {CARAT_PT} keeps only each dialogue's set of emotions. Make sure root holds the "
                 f"feature pickle ({CARAT_PICKLE} or another A*-V*-L*.pkl) or pass file=<pickle name>.")
-        dialogues = self._read_dialogues(path)
+        dialogues = self._read_dialogues(path, data)
         steps = self.context + 1
         n = sum(len(d.labels) for d in dialogues)
         inputs = {m.name: np.zeros((n, steps, m.dim), np.float32) for m in self._modality_specs(steps)}

@@ -20,6 +20,7 @@ from emobench.datamodules.arrays import DatasetArrays
 from emobench.datamodules.base import EmotionDataModule
 from emobench.datamodules.errors import DatasetFormatError, require_files
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.datamodules.validate import nonfinite_features, whole_number, whole_numbers
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +68,30 @@ def fill_sequences(path: Path, out: np.ndarray, start: int, items: Any, where: s
         fail(path, f"{where} is a {type(items).__name__}, expected a list of ({steps}, {dim}) arrays")
     if n != expected:
         fail(path, f"{where} has {n} samples but its split has {expected} label rows")
-    if isinstance(items, np.ndarray) and items.dtype != object:
-        if items.ndim != 3 or items.shape[1:] != (steps, dim):
-            fail(path, f"{where} has shape {items.shape}, expected (N, {steps}, {dim})")
-        out[start:start + n] = items
-        return
-    for i, item in enumerate(items):
-        shape = np.shape(item)
-        if shape != (steps, dim):
-            counts = Counter(np.shape(x) for x in items).most_common(3)
-            fail(path, f"{where}[{i}] has shape {shape}, expected ({steps}, {dim}) (item shapes found: {counts})")
-        out[start + i] = np.asarray(item, dtype=np.float32)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, which the finite check reports
+        if isinstance(items, np.ndarray) and items.dtype != object:
+            if items.ndim != 3 or items.shape[1:] != (steps, dim):
+                fail(path, f"{where} has shape {items.shape}, expected (N, {steps}, {dim})")
+            out[start:start + n] = items
+            return
+        for i, item in enumerate(items):
+            shape = np.shape(item)
+            if shape != (steps, dim):
+                counts = Counter(np.shape(x) for x in items).most_common(3)
+                fail(path, f"{where}[{i}] has shape {shape}, expected ({steps}, {dim}) (item shapes found: "
+                           f"{counts})")
+            out[start + i] = np.asarray(item, dtype=np.float32)
 
 
-def zero_non_finite(x: np.ndarray, where: str) -> int:
-    """Replace -inf / +inf / NaN (COVAREP audio has -inf) by 0 in place and log how many were replaced."""
-    bad = ~np.isfinite(x)
-    count = int(bad.sum())
+def zero_negative_infinity(x: np.ndarray, where: str) -> int:
+    """Replace -inf by 0 in place (COVAREP audio, as the official loaders do) and log how many were replaced."""
+    count = 0
+    for block in x:  # one sample at a time: no full-size mask
+        bad = np.isneginf(block)
+        count += int(bad.sum())
+        block[bad] = 0.0
     if count:
-        x[bad] = 0.0
-        log.info("%s: replaced %d non-finite values (-inf/inf/NaN) by 0", where, count)
+        log.info("%s: replaced %d -inf values by 0 (COVAREP audio, as TAILOR/CARAT/MulT do)", where, count)
     return count
 
 
@@ -106,7 +111,7 @@ def emotion_columns(path: Path, vocab: Any, labels: Sequence[str], synonyms: Map
         if label is None:
             unknown.append(name)
             continue
-        columns[int(token)] = labels.index(label)
+        columns[whole_number(path, token, f"dict['tgt'][{name!r}]")] = labels.index(label)
     if unknown or sorted(columns.values()) != list(range(len(labels))):
         fail(path, f"dict['tgt'] = {dict(vocab)} does not name each of the emotions {list(labels)} exactly once "
                    f"(unknown names: {unknown})", "Make sure the file is the one this reader expects.")
@@ -117,7 +122,8 @@ def multi_hot(path: Path, token_lists: Any, columns: Mapping[int, int], vocab: M
               num_labels: int, where: str) -> np.ndarray:
     """Targets from label-token lists `[<s>, e1, e2, ..., </s>]`: the delimiters (and other special tokens) are
     dropped and `y[column(token)] = 1`; `[<s>, </s>]` gives an all-zero row."""
-    specials = {int(v) for k, v in vocab.items() if str(k).strip().lower() in SPECIAL_TOKENS}
+    specials = {whole_number(path, v, f"dict['tgt'][{k!r}]") for k, v in vocab.items()
+                if str(k).strip().lower() in SPECIAL_TOKENS}
     specials |= {2, 3} - set(columns)  # CARAT's delimiters, also where the vocabulary does not list them
     try:
         n = len(token_lists)
@@ -125,8 +131,7 @@ def multi_hot(path: Path, token_lists: Any, columns: Mapping[int, int], vocab: M
         fail(path, f"{where} is a {type(token_lists).__name__}, expected a list of token lists")
     y = np.zeros((n, num_labels), dtype=np.float32)
     for i, tokens in enumerate(token_lists):
-        for token in np.asarray(tokens).ravel().tolist():
-            token = int(token)
+        for token in whole_numbers(path, tokens, f"{where}[{i}]").tolist():
             if token in specials:
                 continue
             if token not in columns:
@@ -178,8 +183,10 @@ class MoseiDataModule(EmotionDataModule, name="mosei"):
         └── mosei_senti_data_noalign.pkl   # only for aligned=False
 
     Signals: GloVe text 300, COVAREP audio 74, Facet visual 35 per step; aligned: 60 word-aligned steps each;
-    unaligned: text 50, audio 500, visual 500 steps. Non-finite values (COVAREP has -inf) become 0 (count logged).
-    Masks are all ones: neither file stores sequence lengths or padding, and zero steps are not guessed to be
+    unaligned: text 50, audio 500, visual 500 steps. COVAREP audio holds -inf in the official files, which the
+    official loaders (TAILOR, CARAT, MulT) set to 0; so does this reader, for audio -inf only (count logged at INFO).
+    Any other NaN, inf or |x| > 1e18 is an error naming the file, split and modality, unless ``nonfinite="zero"``
+    (then replaced by 0 with a warning; see ``EmotionDataModule``). Masks are all ones: neither file stores sequence lengths or padding, and zero steps are not guessed to be
     padding.
 
     Labels: multi-hot over (happy, sad, anger, surprise, disgust, fear), the CMU-SDK order. A sample's target is
@@ -216,7 +223,7 @@ class MoseiDataModule(EmotionDataModule, name="mosei"):
     def read(self) -> DatasetArrays:
         files = self.source_files()
         pt_path = files[0]
-        data = safe_pickle.load_torch(pt_path)
+        data = safe_pickle.load(pt_path)
         require_keys(pt_path, data, [*SPLITS, "dict"], "the top-level dict")
         require_keys(pt_path, data["dict"], ["tgt"], "dict")
         vocab = data["dict"]["tgt"]
@@ -234,7 +241,7 @@ class MoseiDataModule(EmotionDataModule, name="mosei"):
                 sample_ids = np.array([as_text(v) for s in SPLITS for v in data[s]["id"]])
         else:
             path, keys, steps = files[1], UNALIGNED_KEYS, UNALIGNED_STEPS
-            features = safe_pickle.load_pickle(path)
+            features = safe_pickle.load(path)
             require_keys(path, features, SPLITS, "the top-level dict")
             for split in SPLITS:
                 require_keys(path, features[split], list(keys.values()), f"split {split!r}")
@@ -245,6 +252,7 @@ class MoseiDataModule(EmotionDataModule, name="mosei"):
         if len(sample_ids) != sum(sizes):
             fail(pt_path, f"the splits list {len(sample_ids)} ids for {sum(sizes)} samples")
         total = sum(sizes)
+        split_rows = np.repeat(np.array(SPLITS), sizes)
         inputs, masks = {}, {}
         for modality, key in keys.items():
             x = np.empty((total, steps[modality], DIMS[modality]), dtype=np.float32)
@@ -252,11 +260,13 @@ class MoseiDataModule(EmotionDataModule, name="mosei"):
             for split, size in zip(SPLITS, sizes, strict=True):
                 fill_sequences(path, x, start, features[split][key], f"{split}/{key}", size)
                 start += size
-            zero_non_finite(x, f"mosei {modality} ({path.name})")
-            inputs[modality] = x
+            if modality == "audio":
+                zero_negative_infinity(x, f"mosei audio ({path.name})")
+            inputs[modality] = nonfinite_features(x, policy=self.nonfinite, source=str(path), modality=modality,
+                                                  row_splits=split_rows)
+
             masks[modality] = np.ones(x.shape[:2], dtype=bool)
-        split = np.repeat(np.array(SPLITS), sizes)
-        return DatasetArrays(inputs, masks, np.concatenate(targets), groups, split, sample_ids)
+        return DatasetArrays(inputs, masks, np.concatenate(targets), groups, split_rows, sample_ids)
 
     @staticmethod
     def _check_pairing(pkl: Path, pt: Path, features: Mapping[str, Any], labels: Mapping[str, Any],

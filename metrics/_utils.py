@@ -73,9 +73,18 @@ def _check_floating(name: str, value: Tensor, what: str) -> None:
 
 
 def _check_unit_interval(name: str, value: Tensor, hint: str = "") -> None:
+    """`hint` is given when the values outside [0, 1] are finite; NaN/inf get their own explanation (a sigmoid
+    does not remove them). Examples are written without brackets, which rich would read as markup and drop."""
     bad = ~((value >= 0) & (value <= 1))  # NaN counts as outside
     if bool(bad.any()):
-        examples = value[bad][:3].tolist()
+        outside = value[bad]
+        examples = ", ".join(str(v) for v in outside[:3].tolist())
+        nonfinite = int((~torch.isfinite(outside)).sum())
+        if nonfinite:
+            hint = (
+                f" {nonfinite} of them are NaN or inf: the model produced non-finite outputs, usually from "
+                "non-finite inputs or diverged training (a sigmoid does not remove them)."
+            )
         raise ValueError(
             f"Expected `{name}` to hold values in [0, 1], but found {int(bad.sum())} outside it, "
             f"e.g. {examples}.{hint}"

@@ -59,6 +59,17 @@ def test_usage_errors_exit_2_and_name_the_problem(args, message, tiny_overrides,
     assert message in capsys.readouterr().out.replace("\n", "")
 
 
+def test_errors_are_printed_verbatim_not_read_as_markup(monkeypatch, capsys):
+    message = "found 2 outside it, e.g. [nan, inf]; see [bold]x[/bold]."
+
+    def fail(args):
+        raise ValueError(message)
+
+    monkeypatch.setattr("emobench.benchmark.cli.cmd_list", fail)
+    assert main(["list"]) == 1
+    assert message in capsys.readouterr().out.replace("\n", "")
+
+
 def test_user_module_by_import_path(tiny_overrides):
     example = Path(__file__).resolve().parents[2] / "examples" / "gated_fusion.py"
     record = run(["model=gated_fusion", "dataset=synthetic-iemocap", f"imports=[{example}]", *tiny_overrides])

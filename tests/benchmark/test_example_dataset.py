@@ -31,10 +31,11 @@ def npy_root(tmp_path) -> Path:
     return root
 
 
-def test_list_shows_user_models_and_datasets(capsys):
+def test_list_shows_user_models_and_datasets(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # one line per row
     assert main(["list", f"imports=[{EXAMPLE},{EXAMPLE.with_name('gated_fusion.py')}]"]) == 0
     out = capsys.readouterr().out
-    assert "my-npy" in out and "gated_fusion" in out and "respiration" in out
+    assert "my-npy" in out and "gated_fusion" in out and "breathing respiration 1x16 (physiological)" in out
 
 
 def test_run_reads_the_example_files(npy_root, tiny_overrides):

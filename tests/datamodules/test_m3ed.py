@@ -12,6 +12,7 @@ import torch
 from emobench.datamodules import DATAMODULES
 from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError
 from emobench.datamodules.m3ed import LABELS, M3edDataModule
+from emobench.datamodules.validate import NonFiniteFeaturesWarning
 from tests.fixtures.m3ed_files import (
     CARAT_PICKLE,
     CARAT_PT,
@@ -228,6 +229,8 @@ def _rewrite(path, change) -> None:
          r"videoVisual\['anjia_2'\] has shape \(2, 342\), expected \(3, 342\)"),
         (lambda items: items[2].pop("xiaohuan_1"), r"dialogue 'xiaohuan_1' of the valid split has no entry in item 2"),
         (lambda items: items[9].append("anjia_2"), r"'anjia_2' is listed in both the train and the test split"),
+        (lambda items: items[2]["anjia_2"].__setitem__(1, 0.5),
+         r"videoLabels\['anjia_2'\]\[1\] is 0\.5, which is not a whole number"),
     ],
 )
 def test_wrong_content_is_a_one_paragraph_error(tmp_path, change, message):
@@ -250,3 +253,62 @@ def test_utterance_task_refuses_row_level_kfold():
 
     with pytest.raises(ValueError, match="kfold"):
         DATAMODULES.get("m3ed-utterance")(protocol="kfold")
+
+
+UTTERANCES = sum(len(labels) for split in DIALOGUES.values() for labels in split.values())
+
+
+@pytest.mark.parametrize(("name", "options"), [("m3ed", {}), ("m3ed-utterance", {"context": 2})])
+def test_non_finite_features_are_an_error_counted_once_per_utterance(tmp_path, name, options):
+    content = m3ed_content()
+    content.audio["anjia_2"][1, :2] = np.nan
+    content.audio["zhengyang_1"][0, 7] = np.inf
+    write_m3ed_pickle(tmp_path / "m3ed", content)
+    with pytest.raises(DatasetFormatError, match=rf"{CARAT_PICKLE}: the audio features hold 3 non-finite or "
+                                                 rf"out-of-range values \(train 2, test 1; in 2 of {UTTERANCES} rows; "
+                                                 r"NaN 2, \+inf 1\)"):
+        _dm(tmp_path, name, **options).setup()
+
+
+def test_nonfinite_zero_replaces_them_with_a_warning(tmp_path):
+    content = m3ed_content()
+    expected = content.audio["anjia_2"].copy()
+    content.audio["anjia_2"][1, :2] = np.nan
+    expected[1, :2] = 0.0
+    write_m3ed_pickle(tmp_path / "m3ed", content)
+    with pytest.warns(NonFiniteFeaturesWarning, match=rf"replaced 2 .* audio features by 0 \(train 2; in 1 of "
+                                                      rf"{UTTERANCES} rows; NaN 2\)"):
+        arrays = _dm(tmp_path, "m3ed-utterance", nonfinite="zero", normalize=False).arrays
+    start = len(DIALOGUES["train"]["anjia_1"])
+    np.testing.assert_array_equal(arrays.inputs["audio"][start:start + 3, 0], expected)
+
+
+def test_carat_pt_non_finite_features_and_fractional_labels_are_errors(tmp_path):
+    content = m3ed_content()
+    content.visual["xiaohuan_1"][2, 0] = -np.inf
+    write_carat_pt(tmp_path / "m3ed", content)
+    with pytest.raises(DatasetFormatError, match=r"m3ed_data_60\.pt: the visual features hold 1 non-finite .*"
+                                                 r"\(valid 1; in 1 of 6 rows; -inf 1\)"):
+        _dm(tmp_path).setup()
+    path = tmp_path / "m3ed" / CARAT_PT
+    for key, index, value, where in (("tgt", (0, 1), 4.5, r"train/tgt\[0\]\[1\] is 4\.5"),
+                                     ("len_list", (1,), 2.5, r"test/len_list\[1\] is 2\.5")):
+        write_carat_pt(tmp_path / "m3ed")
+        data = torch.load(path, weights_only=False)  # our own fixture: trusted
+        split = "train" if key == "tgt" else "test"
+        target = data[split][key][index[0]] if len(index) == 2 else data[split][key]
+        target[index[-1]] = value
+        torch.save(data, path)
+        with pytest.raises(DatasetFormatError, match=rf"m3ed_data_60\.pt: {where}, which is not a whole number"):
+            _dm(tmp_path, cache_dir=str(tmp_path / f"cache-{key}")).setup()
+
+
+def test_the_layout_is_read_from_the_content_not_the_name(tmp_path):
+    content = m3ed_content()
+    write_carat_pt(tmp_path / "m3ed", content, name="features.pkl")
+    write_m3ed_pickle(tmp_path / "m3ed", content, name="features.pt")
+    from_pt = _dm(tmp_path, file="features.pkl", normalize=False).arrays
+    from_pickle = _dm(tmp_path, file="features.pt", normalize=False, cache_dir=str(tmp_path / "cache2")).arrays
+    for modality in ("text", "audio", "visual"):
+        np.testing.assert_array_equal(from_pt.inputs[modality], from_pickle.inputs[modality])
+    np.testing.assert_array_equal(from_pt.target, from_pickle.target)

@@ -14,6 +14,7 @@ import torch
 from emobench.datamodules import DATAMODULES
 from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
 from emobench.datamodules.mosei import LABELS, MoseiDataModule
+from emobench.datamodules.validate import NonFiniteFeaturesWarning
 from tests.fixtures.mosei_files import FILE_LABEL_ORDER, SPLITS, write_mosei_pt, write_mosei_unaligned_pkl
 
 # With normalize=False the base turns the read-only memory-mapped cache into tensors directly, which torch warns
@@ -54,7 +55,7 @@ def test_aligned_file_through_the_datamodule(tmp_path, stacked, caplog):
     dm = _datamodule(tmp_path, normalize=False, batch_size=3)
     with caplog.at_level(logging.INFO, logger="emobench.datamodules.mosei"):
         dm.setup()
-    assert "replaced 9 non-finite values" in caplog.text and "replaced 3 non-finite values" in caplog.text
+    assert "audio (train_valid_test.pt): replaced 9 -inf values by 0" in caplog.text, "3 per split, logged"
     assert dm.split_sizes() == {"train": 4, "valid": 2, "test": 2}
     assert dm.task.kind == "multilabel" and dm.task.labels == CMU_ORDER
     for split in SPLITS:
@@ -185,6 +186,9 @@ def test_truncated_file_is_a_format_error(tmp_path):
         (lambda d: d["dict"]["tgt"].__setitem__("joy", d["dict"]["tgt"].pop("happy")) or
          d["dict"]["tgt"].__setitem__("boredom", d["dict"]["tgt"].pop("sad")), r"does not name each of the emotions"),
         (lambda d: d["train"]["tgt"].__setitem__(1, [2, 12, 3]), r"train/tgt\[1\] = \[2, 12, 3\] holds token 12"),
+        (lambda d: d["train"]["tgt"].__setitem__(1, [2, 4.7, 3]), r"train/tgt\[1\]\[1\] is 4\.7, which is not a whole "
+                                                                  r"number"),
+        (lambda d: d["dict"]["tgt"].__setitem__("fear", 9.5), r"dict\['tgt'\]\['fear'\] is 9\.5, which is not a whole"),
     ],
 )
 def test_wrong_content_is_a_one_paragraph_error(tmp_path, change, message):
@@ -207,3 +211,56 @@ def test_unsafe_file_is_refused_through_the_datamodule(tmp_path):
     with pytest.raises(UnsafePickleError, match=r"train_valid_test\.pt"):
         _datamodule(tmp_path).setup()
     assert not marker.exists()
+
+
+def test_non_finite_features_are_an_error_naming_file_split_and_modality(tmp_path):
+    write_mosei_pt(tmp_path / "mosei", visual_nan=True)
+    with pytest.raises(DatasetFormatError, match=r"train_valid_test\.pt: the visual features hold 3 non-finite or "
+                                                 r"out-of-range values \(train 1, valid 1, test 1; in 3 of 8 rows; "
+                                                 r"NaN 3\).*Make sure.*nonfinite='zero'"):
+        _datamodule(tmp_path).setup()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir()), "no cache left behind"
+
+
+def test_nonfinite_zero_replaces_them_with_a_warning_and_keys_the_cache(tmp_path):
+    written = write_mosei_pt(tmp_path / "mosei", visual_nan=True)
+    with pytest.warns(NonFiniteFeaturesWarning, match=r"train_valid_test\.pt: replaced 3 non-finite or out-of-range "
+                                                      r"values of the visual features by 0 \(train 1, valid 1, test 1; in 3"):
+        arrays = _datamodule(tmp_path, nonfinite="zero").arrays
+    visual = np.concatenate([written[s]["src-visual"] for s in SPLITS])
+    np.testing.assert_array_equal(arrays.inputs["visual"], np.where(np.isnan(visual), 0.0, visual))
+    with pytest.raises(DatasetFormatError, match=r"visual features hold 3"):
+        _datamodule(tmp_path).setup()  # same cache folder: the "zero" arrays are not reused for "error"
+    with pytest.raises(ValueError, match=r"<nonfinite='drop'> must be one of \['error', 'zero'\]"):
+        _datamodule(tmp_path, nonfinite="drop")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "found"),
+    [("src-audio", np.nan, r"NaN 1"), ("src-audio", np.inf, r"\+inf 1"), ("src-text", -np.inf, r"-inf 1"),
+     ("src-text", 3e38, r"\|x\| > 1e\+18 1"), ("src-visual", -1e39, r"-inf 1")],
+    ids=["audio NaN", "audio +inf", "text -inf", "finite but huge", "float64 beyond float32"],
+)
+def test_only_audio_minus_inf_is_exempt(tmp_path, key, value, found):
+    write_mosei_pt(tmp_path / "mosei")
+
+    def change(data):
+        x = np.stack(data["test"][key]).astype(np.float64)
+        x[1, 4, 0] = value
+        data["test"][key] = list(x)
+
+    _resave(tmp_path / "mosei" / "train_valid_test.pt", change)
+    modality = key.removeprefix("src-")
+    with pytest.raises(DatasetFormatError, match=rf"the {modality} features hold 1 non-finite or out-of-range values "
+                                                 rf"\(test 1; in 1 of 8 rows; {found}\)"):
+        _datamodule(tmp_path).setup()
+
+
+def test_unaligned_non_finite_features_name_the_pickle(tmp_path):
+    write_mosei_pt(tmp_path / "mosei")
+    written = write_mosei_unaligned_pkl(tmp_path / "mosei")
+    written["valid"]["vision"][0, 3, 3] = np.nan
+    (tmp_path / "mosei" / "mosei_senti_data_noalign.pkl").write_bytes(pickle.dumps(written, protocol=4))
+    with pytest.raises(DatasetFormatError, match=r"mosei_senti_data_noalign\.pkl: the visual features hold 1 .*"
+                                                 r"valid 1; in 1 of 8 rows; NaN 1"):
+        _datamodule(tmp_path, aligned=False).setup()

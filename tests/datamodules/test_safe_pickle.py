@@ -1,12 +1,11 @@
 """The restricted unpickler: numpy and plain containers load, anything that could run code is refused before it
-runs (for .pkl and .pt), Python-2 pickles need and get latin1, and broken files give one readable error."""
+runs (for .pkl and .pt), data declaring more than the file holds is refused before allocation, Python-2 pickles
+need and get latin1, and broken or pathological files give one readable error."""
 
 from __future__ import annotations
 
 import collections
-import os
 import pickle
-import shlex
 
 import numpy as np
 import pytest
@@ -15,16 +14,7 @@ import torch
 from emobench.datamodules import safe_pickle
 from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
 from tests.fixtures import write_python2_pickle
-
-
-class _RunsCommand:
-    """Unpickling this runs a shell command (the classic malicious pickle)."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self):
-        return os.system, (self.command,)
+from tests.fixtures.hostile_files import deep_pickle, oversized_pickles, reusing_pickle, touch_payload
 
 
 class _CallsNumpyGlobal:
@@ -35,7 +25,7 @@ class _CallsNumpyGlobal:
 
 
 def _payload(marker) -> dict:
-    return {"features": [np.zeros(3, np.float32), {"nested": _RunsCommand(f"touch {shlex.quote(str(marker))}")}]}
+    return {"features": [np.zeros(3, np.float32), {"nested": touch_payload(marker)}]}
 
 
 def _plain_values() -> dict:
@@ -110,17 +100,6 @@ def test_unlisted_numpy_function_is_refused(tmp_path):
         safe_pickle.load_pickle(path)
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_torchscript_archive_is_refused(tmp_path):
-    path = tmp_path / "scripted.pt"
-    try:
-        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
-    except Exception as err:  # TorchScript missing from this torch build
-        pytest.skip(f"cannot write a TorchScript archive here: {err}")
-    with pytest.raises(UnsafePickleError, match="TorchScript"):
-        safe_pickle.load_torch(path)
-
-
 def test_python2_pickle_needs_latin1_and_gets_it(tmp_path):
     value = collections.OrderedDict(data=np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4),
                                     labels=np.array([[5.0, 1.5]]), names=["s01", "s02"], rate=np.float64(128.0))
@@ -164,3 +143,40 @@ def test_missing_file_is_not_found(tmp_path):
         safe_pickle.load_pickle(tmp_path / "nothing.pkl")
     with pytest.raises(FileNotFoundError):
         safe_pickle.load_torch(tmp_path / "nothing.pt")
+
+
+@pytest.mark.parametrize(("name", "blob"), list(oversized_pickles().items()), ids=list(oversized_pickles()))
+def test_declared_sizes_beyond_the_file_are_refused_before_allocation(tmp_path, name, blob):
+    path = tmp_path / "tiny.pkl"
+    path.write_bytes(blob)
+    assert path.stat().st_size < 250
+    with pytest.raises(DatasetFormatError) as caught:
+        safe_pickle.load(path)
+    message = str(caught.value)
+    assert "tiny.pkl" in message and "more than the file holds" in message and "\n" not in message
+    assert "1,000,000,000,000" in message or "1000000000000" in message, "the declared size is named"
+
+
+def test_one_stored_piece_reused_many_times_is_refused(tmp_path):
+    path = tmp_path / "reused.pkl"
+    path.write_bytes(reusing_pickle(size=2**20, copies=200))  # 1 MiB stored once, 200 MiB built
+    with pytest.raises(DatasetFormatError, match=r"reused\.pkl \(\d+ bytes\) could not be read as a pickle.*it "
+                                                 r"declares bytes of 1,048,576 bytes, which takes what the [\d,]+-byte "
+                                                 r"file builds past [\d,]+ bytes \(one stored piece reused"):
+        safe_pickle.load(path)
+    path.write_bytes(reusing_pickle(size=2**20, copies=3))
+    assert len(safe_pickle.load(path)) == 3, "a few reuses stay within the budget"
+
+
+@pytest.mark.parametrize("circular", [False, True])
+def test_deep_or_circular_nesting_is_one_short_error(tmp_path, circular):
+    path = tmp_path / "deep.pkl"
+    if circular:
+        loop: list = []
+        loop.append(loop)
+        path.write_bytes(pickle.dumps({"x": loop}, protocol=4))
+    else:
+        path.write_bytes(deep_pickle(100_000))
+    with pytest.raises(DatasetFormatError, match=r"deep\.pkl: its data is nested more than 100 levels deep") as caught:
+        safe_pickle.load(path)
+    assert len(str(caught.value)) < 300 and caught.value.__cause__ is None and caught.value.__suppress_context__

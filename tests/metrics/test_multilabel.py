@@ -190,7 +190,9 @@ BAD_INPUTS = [
         ValueError,
         r"`preds` to hold values in \[0, 1\].*sigmoid",
     ),
-    (torch.full((4, 3), float("nan")), torch.ones(4, 3), ValueError, r"`preds` to hold values in \[0, 1\]"),
+    (torch.full((4, 3), float("nan")), torch.ones(4, 3), ValueError,
+     r"`preds` to hold values in \[0, 1\], but found 12 outside it, e\.g\. nan, nan, nan\. 12 of them are NaN or inf: "
+     r"the model produced non-finite outputs.*a sigmoid does not remove them\)\.$"),
     (
         torch.rand(4, 3),
         torch.full((4, 3), 2.0),
