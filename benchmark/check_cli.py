@@ -80,29 +80,22 @@ def import_modules(paths: list[str]) -> list[CheckResult]:
     return rows
 
 
-def prepare_model(name: str, overrides: dict[str, Any]) -> tuple[str, Callable[[], list[CheckResult]]]:
-    """(table title, a function running the checks): the name and options are validated before anything runs."""
-    from emobench.benchmark.arguments import check_arguments
-    from emobench.benchmark.contract_models import check_model
-    from emobench.models import MODELS
-
-    cls = MODELS.get(name)
-    args = {**to_plain(group_defaults("models", name)).get("model_args", {}), **overrides}
-    check_arguments("model_args", name, cls, args)
-    shown = f"with {args}" if args else "with its class defaults"
-    return f"model {name} ({cls.__module__}.{cls.__name__}) {shown}", lambda: check_model(cls, args)
-
-
-def prepare_dataset(name: str, overrides: dict[str, Any]) -> tuple[str, Callable[[], list[CheckResult]]]:
+def prepare(kind: str, name: str, overrides: dict[str, Any]) -> tuple[str, Callable[[], list[CheckResult]]]:
+    """(table title, a function running the checks) for `kind` "model" or "dataset": the name and options
+    (the compact YAML defaults under the command line's) are validated before anything runs."""
     from emobench.benchmark.arguments import check_arguments
     from emobench.benchmark.contract_data import check_dataset
+    from emobench.benchmark.contract_models import check_model
     from emobench.datamodules import DATAMODULES
+    from emobench.models import MODELS
 
-    cls = DATAMODULES.get(name)
-    args = {**to_plain(group_defaults("datasets", name)).get("data_args", {}), **overrides}
-    check_arguments("data_args", name, cls, args)
-    shown = f" with {args}" if args else ""
-    return f"dataset {name} ({cls.__module__}.{cls.__name__}){shown}", lambda: check_dataset(cls, args)
+    registry, group, key, checker = {"model": (MODELS, "models", "model_args", check_model),
+                                     "dataset": (DATAMODULES, "datasets", "data_args", check_dataset)}[kind]
+    cls = registry.get(name)
+    args = {**to_plain(group_defaults(group, name)).get(key, {}), **overrides}
+    check_arguments(key, name, cls, args)
+    shown = f" with {args}" if args else (" with its class defaults" if kind == "model" else "")
+    return f"{kind} {name} ({cls.__module__}.{cls.__name__}){shown}", lambda: checker(cls, args)
 
 
 def render(title: str, rows: list[CheckResult]) -> Table:
@@ -127,9 +120,9 @@ def command(args: argparse.Namespace) -> int:
         console.print(render("imports", imported))
     rows = list(imported)
     if not failures(imported):
-        targets = [prepare_model(options["model"], options["model_args"])] if options.get("model") else []
+        targets = [prepare("model", options["model"], options["model_args"])] if options.get("model") else []
         if options.get("dataset"):
-            targets.append(prepare_dataset(options["dataset"], options["data_args"]))
+            targets.append(prepare("dataset", options["dataset"], options["data_args"]))
         for title, run in targets:
             results = run()
             console.print(render(title, results))
