@@ -44,13 +44,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Train and test one cell, write its record, print its test metrics."""
-    from emobench.benchmark.run_cell import run_cell
+    from emobench.benchmark.run_cell import is_global_zero, run_cell
     from emobench.benchmark.store import cells_dir, write_record
 
     cfg = merge_cell(from_cli(args.overrides), source="command line")
     console.print(f"[bold]emobench run[/bold] model={cfg.model} dataset={cfg.dataset} seed={cfg.seed} "
                   f"fold={cfg.fold} cell={cell_id(cfg)}")
     record = run_cell(cfg)
+    if not is_global_zero():  # another process of a multi-process (ddp) run: rank 0 writes and prints
+        return 0
     path = write_record(record, cells_dir(cfg.output, cfg.sweep))
     table = Table(title=f"{cfg.model} on {cfg.dataset} (seed {cfg.seed}, fold {cfg.fold}): test metrics")
     table.add_column("metric")

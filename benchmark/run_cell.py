@@ -167,7 +167,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
                                weights_only=True)
         test_seconds = time.time() - test_start
         test_metrics = {k: float(v) for k, v in results[0].items()}
-        if wandb_logger is not None:
+        if wandb_logger is not None and trainer.is_global_zero:  # other ranks hold a dummy experiment
             wandb_logger.experiment.summary.update(test_metrics)
     finally:
         tracking.finish_wandb(wandb_logger)
