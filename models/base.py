@@ -129,9 +129,8 @@ class EmotionModel(L.LightningModule):
         `self.log(..., on_epoch=True, sync_dist=True)`: Lightning 2.6 averages the per-process sample counts in an
         integer tensor, so a split that the processes share unevenly gets a wrong mean (Lightning issue #21859)."""
         if key not in self._loss_means:
-            mean = MeanMetric(nan_strategy="disable").set_dtype(torch.float64)
-            self._loss_means[key] = mean.to(self.device)
-        return self._loss_means[key]
+            self._loss_means[key] = MeanMetric(nan_strategy="disable")  # a NaN loss shows as NaN
+        return self._loss_means[key].to(self.device)  # not a submodule: follows the model here
 
     def _log_metrics(self, stage: str) -> None:
         # compute() gathers every process's state, so each process logs the same values (sync_dist=True only
