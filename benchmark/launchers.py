@@ -87,7 +87,8 @@ def _exit_now(signum: int, frame: object) -> None:
 @dataclass
 class LocalPool:
     """Cells in `workers` spawned processes, each capped to cores // workers torch threads. Workers are reused
-    across cells (a fresh interpreter per cell costs seconds of imports); their output goes to `<log_dir>`."""
+    across cells (a fresh interpreter per cell costs seconds of imports); their output goes to `<log_dir>`. They
+    exit when this process dies, even by SIGKILL (`exit_with_parent`)."""
 
     folder: Path
     workers: int

@@ -90,8 +90,9 @@ def recorded_attempts(record_path: Path, checkpoints: Path) -> set[str]:
 
 def _alive_here(name: str) -> bool:
     """Whether the attempt `name` belongs to another process that is alive on this host."""
-    *host, pid, _ = name.removeprefix("attempt-").rsplit("-", 2)
-    if not pid.isdigit() or int(pid) == os.getpid() or (host and host[0] != socket.gethostname()):
+    fields = name.removeprefix("attempt-").rsplit("-", 2)  # [host,] pid, start time; older names have no host
+    host, pid = fields[0] if len(fields) == 3 else "", fields[-2] if len(fields) >= 2 else ""
+    if not pid.isdigit() or int(pid) == os.getpid() or host not in ("", socket.gethostname()):
         return False
     try:
         os.kill(int(pid), 0)

@@ -130,6 +130,7 @@ def test_rerun_removes_checkpoints_of_attempts_without_a_record(tmp_path, tiny_o
             "dead": f"attempt-{host}-{_dead_pid()}-1700000000",  # killed on this host before writing a record
             "other_host": "attempt-elsewhere.example-123-1700000001",  # a cell runs once at a time: done
             "unnamed_host": f"attempt-{_dead_pid()}-1700000002",  # the folder name before it carried the host
+            "unparseable": "attempt-notes",  # not a name this code writes: removed, no crash
             "in_flight": f"attempt-{host}-{alive.pid}-1700000003",  # a live process on this host: kept
         }
         for name in planted.values():
