@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Train and test one cell, write its record, print its test metrics."""
     from emobench.benchmark.arguments import check_cell_arguments
     from emobench.benchmark.identity import cell_id
-    from emobench.benchmark.run_cell import run_cell
+    from emobench.benchmark.run_cell import is_global_zero, run_cell
     from emobench.benchmark.store import cells_dir, write_record
 
     cfg = merge_cell(from_cli(args.overrides), source="command line")
@@ -72,6 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print("[bold]emobench run[/bold] " + escape(f"model={cfg.model} dataset={cfg.dataset} seed={cfg.seed} "
                                                        f"fold={cfg.fold} cell={cell_id(cfg)}"), highlight=False)
     record = run_cell(cfg)
+    if not is_global_zero():  # another process of a multi-process (ddp) run: rank 0 writes and prints
+        return 0
     path = write_record(record, cells_dir(cfg.output, cfg.sweep))
     table = Table(title=escape(f"{cfg.model} on {cfg.dataset} (seed {cfg.seed}, fold {cfg.fold}): test metrics"))
     table.add_column("metric")

@@ -4,9 +4,12 @@ through submitit. Each launcher calls `run(cell)` (the sweep's `execute_cell`, w
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -34,9 +37,14 @@ class InProcess:
             on_done(cell, execute_cell(cell, str(self.folder)))
 
 
-def _init_worker(threads: int, log_dir: str) -> None:
-    """Runs first in each pool worker: ignore Ctrl-C (the parent stops the pool), cap torch's threads, and send
-    the worker's output to its own log file so it does not tear the live progress display."""
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_POLL_SECONDS = 1.0
+
+
+def _init_worker(threads: int, log_dir: str, parent: int) -> None:
+    """Runs first in each pool worker: exit with the parent, ignore Ctrl-C (the parent stops the pool), cap torch's
+    threads, and send the worker's output to its own log file so it does not tear the live progress display."""
+    exit_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
@@ -48,10 +56,39 @@ def _init_worker(threads: int, log_dir: str) -> None:
     os.dup2(log, 2)
 
 
+def exit_with_parent(parent: int, poll_seconds: float = PARENT_POLL_SECONDS) -> None:
+    """Make this process exit (without writing a record) when `parent` dies, even by SIGKILL: an orphaned pool
+    worker would otherwise wait on its task queue forever, holding its memory. On Linux the kernel sends SIGTERM
+    when the parent dies (prctl PR_SET_PDEATHSIG; it fires when the thread that started the worker ends, which is
+    the sweep's own thread); everywhere, a daemon thread polls os.getppid() and exits when the parent changed.
+    SIGTERM ends the process at once: Lightning's handler during fit only takes note and calls the previous one."""
+    signal.signal(signal.SIGTERM, _exit_now)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc symbol: the polling thread still works
+            pass
+    if os.getppid() != parent:  # the parent died before the hook was set
+        _exit_now(signal.SIGTERM, None)
+    threading.Thread(target=_watch_parent, args=(parent, poll_seconds), name="exit-with-parent",
+                     daemon=True).start()
+
+
+def _watch_parent(parent: int, poll_seconds: float) -> None:
+    while os.getppid() == parent:
+        time.sleep(poll_seconds)
+    _exit_now(signal.SIGTERM, None)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    os._exit(128 + signum)
+
+
 @dataclass
 class LocalPool:
     """Cells in `workers` spawned processes, each capped to cores // workers torch threads. Workers are reused
-    across cells (a fresh interpreter per cell costs seconds of imports); their output goes to `<log_dir>`."""
+    across cells (a fresh interpreter per cell costs seconds of imports); their output goes to `<log_dir>`. They
+    exit when this process dies, even by SIGKILL (`exit_with_parent`)."""
 
     folder: Path
     workers: int
@@ -61,7 +98,7 @@ class LocalPool:
     def __call__(self, cells: list[Cell], on_start: OnStart, on_done: OnDone) -> None:
         threads = worker_threads(self.workers, self.cores)
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(threads, str(self.log_dir)))
+                                   initializer=_init_worker, initargs=(threads, str(self.log_dir), os.getpid()))
         pending = list(cells)
         running: dict[Future, Cell] = {}
         try:

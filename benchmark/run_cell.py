@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import socket
 import time
 import warnings
 from pathlib import Path
@@ -18,6 +20,7 @@ from emobench.benchmark import environment, tracking
 from emobench.benchmark.arguments import check_cell_arguments
 from emobench.benchmark.config import to_plain
 from emobench.benchmark.identity import cell_identity, identity_digest
+from emobench.benchmark.store import cells_dir, read_record
 from emobench.models import count_parameters
 from emobench.models.base import EmotionModel
 
@@ -56,6 +59,63 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, EmotionModel]:
     return datamodule, model
 
 
+def is_global_zero() -> bool:
+    """Whether this process is rank 0 of its run (always so without a multi-process strategy). Lightning sets the
+    rank when a strategy starts, and before that reads RANK / LOCAL_RANK / SLURM_PROCID, which the `ddp` launcher
+    sets in the processes it starts: only rank 0 removes dead attempts and writes the cell's record."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def attempt_name(started: float) -> str:
+    """Checkpoint folder of one attempt at a cell: `attempt-<host>-<pid>-<start time>`."""
+    return f"attempt-{socket.gethostname()}-{os.getpid()}-{int(started)}"
+
+
+def recorded_attempts(record_path: Path, checkpoints: Path) -> set[str]:
+    """The attempt folder whose checkpoint the cell's ok record reports (none without an ok record); a record
+    that does not name its checkpoint is matched by its start time, which ends the folder's name."""
+    try:
+        record = read_record(record_path)
+    except (OSError, ValueError):
+        return set()
+    if record.get("status") != "ok":
+        return set()
+    if "checkpoint" in record:
+        return {Path(record["checkpoint"]).parent.name}
+    return {p.name for p in checkpoints.glob(f"attempt-*-{int(record.get('started', -1))}")}
+
+
+def _alive_here(name: str) -> bool:
+    """Whether the attempt `name` belongs to another process that is alive on this host."""
+    fields = name.removeprefix("attempt-").rsplit("-", 2)  # [host,] pid, start time; older names have no host
+    host, pid = fields[0] if len(fields) == 3 else "", fields[-2] if len(fields) >= 2 else ""
+    if not pid.isdigit() or int(pid) == os.getpid() or host not in ("", socket.gethostname()):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_dead_attempts(checkpoints: Path, keep: set[str]) -> list[Path]:
+    """Remove the attempt folders under `checkpoints` (one cell's) that no record reports: attempts killed,
+    interrupted or failed before writing an ok record. Called only by the process about to run the cell, which is
+    safe because a cell runs once at a time (shards split the cells); an attempt whose process is alive on this
+    host is kept anyway (another host's cannot be checked). Returns the removed folders."""
+    removed = []
+    for folder in sorted(checkpoints.glob("attempt-*")) if checkpoints.is_dir() else []:
+        if folder.name in keep or not folder.is_dir() or _alive_here(folder.name):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 def run_cell(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, and return a record (status "ok"); exceptions propagate to the caller."""
     quiet_lightning()
@@ -64,14 +124,19 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
     plain = to_plain(cfg)
     identity = cell_identity(cfg)
     cid = identity_digest(identity)
-    cell_dir = Path(cfg.output) / cfg.sweep / "runs" / cid
+    sweep_dir = Path(cfg.output) / cfg.sweep
+    cell_dir = sweep_dir / "runs" / cid
+    attempt = cell_dir / "checkpoints" / attempt_name(started)
+    if is_global_zero():
+        remove_dead_attempts(attempt.parent, recorded_attempts(cells_dir(cfg.output, cfg.sweep) / f"{cid}.json",
+                                                               attempt.parent))
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, model = build(cfg)
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=cell_dir / "checkpoints" / f"attempt-{os.getpid()}-{int(started)}", filename="best", monitor=model.monitor, mode=model.monitor_mode,
-        save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False)
+        dirpath=attempt, filename="best", monitor=model.monitor, mode=model.monitor_mode, save_top_k=1,
+        auto_insert_metric_name=False, enable_version_counter=False)
     early_stop = L.pytorch.callbacks.EarlyStopping(monitor=model.monitor, mode=model.monitor_mode,
                                                    patience=cfg.trainer.patience)
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(cell_dir, name="csv", version="")]
@@ -104,7 +169,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
                                weights_only=True)
         test_seconds = time.time() - test_start
         test_metrics = {k: float(v) for k, v in results[0].items()}
-        if wandb_logger is not None:
+        if wandb_logger is not None and trainer.is_global_zero:  # other ranks hold a dummy experiment
             wandb_logger.experiment.summary.update(test_metrics)
     finally:
         tracking.finish_wandb(wandb_logger)
@@ -123,6 +188,7 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
         "code_hash": identity["code"],
         "metrics": test_metrics,
         "best_val": {"name": model.monitor, "value": float(best) if best is not None else None},
+        "checkpoint": (attempt / Path(checkpoint.best_model_path).name).relative_to(sweep_dir).as_posix(),
         "epochs": int(trainer.current_epoch),  # epochs completed
         "deterministic": deterministic,  # what Lightning was given (see effective_deterministic)
         "torch_threads": torch.get_num_threads(),  # changes float reduction order; not part of the cell id

@@ -77,12 +77,13 @@ def failed_record(cell: Cell, err: BaseException, started: float) -> dict[str, A
 def execute_cell(cell: Cell, folder: str, num_threads: int = 0) -> CellOutcome:
     """Run one cell and write its record to `folder`: status "ok", or "failed" with the error for any Exception
     (NaN loss, out of memory, a bad option...). An interrupt (Ctrl-C, which Lightning turns into SystemExit)
-    propagates as KeyboardInterrupt and writes nothing. Module-level, so pools and submitit can pickle it."""
+    propagates as KeyboardInterrupt and writes nothing. In a multi-process run (`trainer.strategy=ddp`) only rank
+    0 writes. Module-level, so pools and submitit can pickle it."""
     import torch
     from omegaconf import OmegaConf
 
     from emobench.benchmark.config import CellConfig
-    from emobench.benchmark.run_cell import run_cell
+    from emobench.benchmark.run_cell import is_global_zero, run_cell
 
     if num_threads:
         torch.set_num_threads(num_threads)
@@ -105,7 +106,8 @@ def execute_cell(cell: Cell, folder: str, num_threads: int = 0) -> CellOutcome:
             torch.cuda.empty_cache()
     finally:
         gc.collect()
-    write_record(record, Path(folder))
+    if is_global_zero():
+        write_record(record, Path(folder))
     return CellOutcome(cell.cell_id, status, round(time.time() - started, 3), error)
 
 

@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Sampler
 
 from emobench.datamodules import cache as cache_lib
 from emobench.datamodules.arrays import DatasetArrays
@@ -247,8 +248,26 @@ class EmotionDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
         rows = torch.from_numpy(self._splits[split])
-        return DataLoader(rows, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self._collate,
-                          num_workers=self.num_workers, drop_last=self.drop_last and split == "train")
+        sampler = None if split == "train" else self._evaluation_sampler(rows, split)
+        return DataLoader(rows, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
+                          collate_fn=self._collate, num_workers=self.num_workers,
+                          drop_last=self.drop_last and split == "train")
+
+    def _evaluation_sampler(self, rows: torch.Tensor, split: str) -> Sampler | None:
+        """In a multi-process run (torch.distributed initialised, world size W > 1) rank r evaluates rows r, r + W,
+        ... of the split, each row once. Lightning's default DistributedSampler pads a split that W does not divide
+        with repeated rows, which the metrics would count twice; Lightning leaves a loader's own DistributedSampler
+        (this one is) in place. Training keeps Lightning's seeded, shuffled, padded split: DDP needs the same
+        number of steps on every rank there."""
+        dist = torch.distributed
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return None
+        world = dist.get_world_size()
+        if len(rows) < world:
+            raise ValueError(f"{self.dataset_name}: the {split} split of fold {self.fold} has {len(rows)} rows, "
+                             f"fewer than the {world} processes evaluating it (each needs at least one). Make sure "
+                             "the split is larger, or evaluate with fewer devices.")
+        return UnrepeatedDistributedSampler(rows, num_replicas=world, rank=dist.get_rank(), shuffle=False)
 
     def _collate(self, rows: list[torch.Tensor]) -> EmotionBatch:
         idx = torch.stack(rows)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.registry import Registry, init_parameter_names
@@ -90,6 +91,7 @@ class EmotionModel(L.LightningModule):
         self.test_metrics = metrics_for(task.kind, task.num_labels, threshold).clone(prefix="test/")
         name, higher = primary_metric(task.kind)
         self.monitor, self.monitor_mode = f"val/{name}", ("max" if higher else "min")
+        self._loss_means: dict[str, MeanMetric] = {}  # "<stage>/<loss>" -> epoch mean over samples
 
     @classmethod
     def hyperparameter_names(cls) -> set[str]:
@@ -117,7 +119,10 @@ class EmotionModel(L.LightningModule):
                 f"(terms: { {k: float(v.detach()) for k, v in log.items()} }). Make sure inputs are finite or lower the lr."
             )
         bs = len(batch)
-        self.log_dict(log, on_step=stage == "train", on_epoch=True, batch_size=bs, prog_bar=False)
+        if stage == "train":
+            self.log_dict({f"{k}_step": v for k, v in log.items()}, on_step=True, on_epoch=False, batch_size=bs)
+        for key, value in log.items():
+            self._loss_mean(key).update(value.detach(), bs)
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(predict(self.task.kind, out.logits.detach()), batch.target)
         return total
@@ -131,13 +136,28 @@ class EmotionModel(L.LightningModule):
     def test_step(self, batch: EmotionBatch, batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
+    def _loss_mean(self, key: str) -> MeanMetric:
+        """The epoch mean of one logged loss, weighted by batch size. A torchmetrics metric rather than
+        `self.log(..., on_epoch=True, sync_dist=True)`: Lightning 2.6 averages the per-process sample counts in an
+        integer tensor, so a split that the processes share unevenly gets a wrong mean (Lightning issue #21859)."""
+        if key not in self._loss_means:
+            self._loss_means[key] = MeanMetric(nan_strategy="disable")  # a NaN loss shows as NaN
+        return self._loss_means[key].to(self.device)  # not a submodule: follows the model here
+
     def _log_metrics(self, stage: str) -> None:
+        # compute() gathers every process's state, so each process logs the same values (sync_dist=True only
+        # averages equal numbers, and keeps Lightning from warning about unsynced epoch-level values).
         metrics = getattr(self, f"{stage}_metrics")
         values = metrics.compute()
+        suffix = "_epoch" if stage == "train" else ""  # the names Lightning gives to on_step and on_epoch logs
+        for key, mean in self._loss_means.items():
+            if key.startswith(f"{stage}/"):
+                values[key + suffix] = mean.compute()
+                mean.reset()
         primary = values.pop(self.monitor, None)
-        self.log_dict(values)
+        self.log_dict(values, sync_dist=True)
         if primary is not None:  # only the monitored metric goes to the progress bar
-            self.log(self.monitor, primary, prog_bar=True)
+            self.log(self.monitor, primary, prog_bar=True, sync_dist=True)
         metrics.reset()
 
     def on_train_epoch_end(self) -> None:
