@@ -6,9 +6,11 @@
   `mosei-unaligned`, `iemocap`), never a synthetic twin; `kind`, `protocol`: the task kind and evaluation protocol
   the paper used;
 - `metric`: the metric the number IS, by our definitions (`metrics.collections.metric_names`), `value` on our
-  0-1 scale. TAILOR's and CARAT's code calls `get_metrics(y_true, y_pred)` with the prediction first, so their
-  published "precision" column is our `micro_recall` and their "recall" our `micro_precision`: such rows are
-  stored under our names and say so in `note`;
+  0-1 scale. TAILOR and CARAT define `get_metrics(y, y_pre)` (kniter1/TAILOR `src/utils/eval.py` at 3d035e6,
+  chengzju/CARAT `utils/eval.py` at 771b7cf) but call it with the prediction first (`get_metrics(test_pred,
+  test_label)`), so sklearn's precision there is recall: their published "precision" column is our
+  `micro_recall` and their "recall" our `micro_precision`. Such rows are stored under our names and say so in
+  `note`;
 - `paper`, `table`, `source` (a URL or "paper PDF Table N"): where the value was read; `note`: what differs from
   our protocol (e.g. selection on the test split).
 
