@@ -3,9 +3,11 @@
 Per dataset: one row per model, every test metric of the dataset's task kind as mean ± sample std (ddof=1) over
 the model's (seed, fold) cells, the best value per metric in bold (direction from
 `metrics.collections.higher_is_better`), the rank by the primary metric, cost columns, and a dagger where a paired
-test over matched (seed, fold) cells finds no significant difference from the best model. Overall: each model's
-mean rank over datasets and a Friedman test with a critical-difference diagram. Written to
-`<sweep dir>/leaderboard/` as CSV (numbers only), Markdown, LaTeX (booktabs) and PNG, and logged to W&B."""
+test over matched (seed, fold) cells finds no significant difference from the best model. Published results of a
+real dataset (`benchmark.published`) follow as italic ‡ rows with our mean minus theirs; they live outside
+`DatasetBoard.table`, so nothing ranks, bolds, tests or averages them. Overall: each model's mean rank over
+datasets and a Friedman test with a critical-difference diagram. Written to `<sweep dir>/leaderboard/` as CSV
+(numbers only), Markdown, LaTeX (booktabs) and PNG, and logged to W&B."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from rich.markup import escape as rich_escape
 
 from emobench.benchmark import plots
 from emobench.benchmark.identity import current_code_hash
+from emobench.benchmark.published import COMPARISON_COLUMNS, board_references, comparison, load_published
 from emobench.benchmark.stats import (
     ALPHA,
     MIN_WILCOXON_PAIRS,
@@ -66,6 +69,9 @@ class DatasetBoard:
     superseded: int = 0
     stale: dict[str, int] = field(default_factory=dict)  # model -> records made by other code than the current
     unchecked: dict[str, int] = field(default_factory=dict)  # model -> records whose user modules were not imported
+    # published results beside the table, never in it: `published.COMPARISON_COLUMNS`, one row per (method, metric)
+    references: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(COMPARISON_COLUMNS)))
+    reference_notes: list[str] = field(default_factory=list)  # published rows of this dataset left out, and why
 
     @property
     def metrics(self) -> list[str]:
@@ -110,9 +116,9 @@ def load_sweep(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 
 def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per ok record: model, dataset, kind, seed, fold, finished, each `test/<name>` metric (as `<name>`)
-    and the cost keys. Only the task kind's metrics (`metrics.collections.metric_names`) reach the tables; test
-    losses and auxiliary losses, also in the records, do not."""
+    """One row per ok record: model, dataset, kind, seed, fold, finished, each `test/<name>` metric (as `<name>`),
+    the cost keys, and the registered dataset and protocol it ran (for published results). Only the task kind's
+    metrics (`metrics.collections.metric_names`) reach the tables; test losses and auxiliary losses do not."""
     rows = []
     current: dict[str, str | None] = {}
     for record in records:
@@ -120,6 +126,9 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row["code"] = code_status(record, current)
         row["kind"] = record["task"]["kind"]
         row["finished"] = record.get("finished", 0.0)
+        config = record.get("config") or {}
+        row["registered"] = config.get("dataset") or record.get("dataset")
+        row["protocol"] = (config.get("data_args") or {}).get("protocol")
         row.update({key: record.get(key) for key in COSTS})
         row.update({name.removeprefix("test/"): float(value) for name, value in record["metrics"].items()
                     if name.startswith("test/")})
@@ -143,8 +152,9 @@ def code_status(record: dict[str, Any], current: dict[str, str | None]) -> str:
 
 
 # ---- per-dataset table ------------------------------------------------------------------------------------------
-def dataset_board(frame: pd.DataFrame, dataset: str) -> DatasetBoard:
-    """The leaderboard of `dataset` from `records_frame` rows (a re-run cell keeps only its latest record)."""
+def dataset_board(frame: pd.DataFrame, dataset: str, published: pd.DataFrame | None = None) -> DatasetBoard:
+    """The leaderboard of `dataset` from `records_frame` rows (a re-run cell keeps only its latest record), with the
+    rows of `published` (`published.load_published`) that apply to it beside the table."""
     rows = frame[frame["dataset"] == dataset].sort_values("finished")
     kinds = sorted(set(rows["kind"]))
     if len(kinds) != 1:
@@ -192,9 +202,14 @@ def dataset_board(frame: pd.DataFrame, dataset: str) -> DatasetBoard:
     table["p_vs_best"] = [paired[m].p_value if m in paired else np.nan for m in table.index]
     table["significant_vs_best"] = [paired[m].significant if m in paired else False for m in table.index]
     table = table.reset_index(names="model")
-    return DatasetBoard(dataset, kind, primary, higher, table, best_model, paired,
-                        sorted(int(s) for s in rows["seed"].unique()), sorted(int(f) for f in rows["fold"].unique()),
-                        superseded, stale, unchecked)
+    board = DatasetBoard(dataset, kind, primary, higher, table, best_model, paired,
+                         sorted(int(s) for s in rows["seed"].unique()), sorted(int(f) for f in rows["fold"].unique()),
+                         superseded, stale, unchecked)
+    if published is not None:
+        runs = zip(rows["registered"], rows["protocol"], strict=True)
+        references, board.reference_notes = board_references(published, dataset, kind, runs)
+        board.references = comparison(references, table, metrics)
+    return board
 
 
 def best_rows(board: DatasetBoard) -> dict[str, set[int]]:
@@ -232,7 +247,8 @@ def _latex_escape(text: str) -> str:
     text = re.sub(r"([&%$#_{}])", r"\\\1", str(text))
     for symbol, command in (("±", r"$\pm$"), ("†", r"$^\dagger$"), ("↑", r"$\uparrow$"),
                             ("↓", r"$\downarrow$"), ("≥", r"$\geq$"), ("×", r"$\times$"), ("α", r"$\alpha$"),
-                            ("χ²", r"$\chi^2$"), ("–", "--")):
+                            ("χ²", r"$\chi^2$"), ("–", "--"), ("‡", r"$^\ddagger$"), ("Δ", r"$\Delta$"),
+                            ("−", "$-$")):
         text = text.replace(symbol, command)
     return text
 
@@ -246,8 +262,27 @@ _STYLES: dict[str, tuple[Callable[[str], str], Callable[[str], str], str]] = {
 }
 
 
+_REFERENCE_STYLES: dict[str, tuple[Callable[[str], str], str]] = {
+    # style -> (make italic, double dagger) for the published rows
+    "plain": (str, "‡"),
+    "markdown": (lambda t: f"*{t}*", "‡"),
+    "latex": (lambda t: rf"\textit{{{t}}}", r"$^\ddagger$"),
+    "rich": (lambda t: f"[italic]{t}[/italic]", "‡"),
+}
+
+
 def _number(value: float, digits: int = DIGITS) -> str:
     return "–" if value is None or np.isnan(value) else f"{value:.{digits}f}"
+
+
+def _published_number(value: float) -> str:
+    """A published value as printed in papers (up to 4 decimals: 0.8010 -> 0.801, 0.7945 -> 0.7945)."""
+    text = f"{value:.4f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def _signed(value: float, digits: int = DIGITS) -> str:
+    return "–" if value is None or np.isnan(value) else f"{value:+.{digits}f}"
 
 
 def _rank(value: float) -> str:
@@ -285,11 +320,56 @@ def display_frame(board: DatasetBoard, style: str = "plain") -> pd.DataFrame:
             if metric == board.primary and result is not None and result.tested and not result.significant:
                 text += dagger
             cells.append(text)
-        out[escape(f"{metric} {plots.arrow(board.higher[metric])}".strip())] = cells
+        out[_metric_header(board, metric, escape)] = cells
     formats = {"parameters": _count, "fit_seconds": lambda v: _number(v, 1), "peak_memory_mb": lambda v: _number(v, 0)}
     for key, (column, header, _) in COSTS.items():
         out[header] = table[column].astype(float).map(formats[key])
-    return out
+    references = reference_rows(board, style)
+    return pd.concat([out, references[out.columns]], ignore_index=True) if len(references) else out
+
+
+def _metric_header(board: DatasetBoard, metric: str, escape: Callable[[str], str]) -> str:
+    return escape(f"{metric} {plots.arrow(board.higher[metric])}".strip())
+
+
+def reference_rows(board: DatasetBoard, style: str = "plain") -> pd.DataFrame:
+    """Display rows of the published results, after the measured rows: per method an italic ‡ row of its published
+    values and, where the method ran here, a Δ row of our mean − published; rank, n and costs stay empty, and no
+    cell is bold or daggered."""
+    escape, _, _ = _STYLES[style]
+    italic, mark = _REFERENCE_STYLES[style]
+    rows = []
+    for method, group in board.references.groupby("method", sort=True):
+        values = group.set_index("metric")
+        lines = [(f"{italic(escape(f'{method} (published)'))} {mark}", values["published"].map(_published_number))]
+        if values["ours_mean"].notna().any():
+            lines.append((escape(f"Δ {method}: ours − published"), values["difference"].map(_signed)))
+        for label, cells in lines:
+            row = {"model": label, "rank": "", "n": "", **{header: "" for _, header, _ in COSTS.values()}}
+            row.update({_metric_header(board, m, escape): cells.get(m, "") for m in board.metrics})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def reference_notes(board: DatasetBoard) -> list[str]:
+    """The ‡ footnotes: what the published rows are and are not, the precision/recall swap of TAILOR/CARAT, each
+    method's sources and notes, and published rows left out."""
+    if board.references.empty:
+        return list(board.reference_notes)
+    first = ("‡ Published results (italic rows), as the papers report them on the real dataset, not measured "
+             "here: never ranked, bolded, tested against the best model, or counted in the overall ranking or the "
+             "Friedman test. Δ rows: our mean − the published value (mind each metric's ↑/↓).")
+    if board.kind == "multilabel":
+        first += (" Published values stand under our metric names and definitions: TAILOR's and CARAT's code "
+                  "passes prediction and label in swapped order, so their \"precision\" column is our micro_recall "
+                  "and their \"recall\" our micro_precision; such rows say so.")
+    notes = [first]
+    for method, group in board.references.groupby("method", sort=True):
+        sources = dict.fromkeys(f"{p}, {t} ({s})" for p, t, s in zip(group["paper"], group["table"],
+                                                                      group["source"], strict=True))
+        remarks = dict.fromkeys(n for n in group["note"] if n)
+        notes.append(f"‡ {method}: " + "; ".join(sources) + "." + "".join(f" {r}" for r in remarks))
+    return notes + list(board.reference_notes)
 
 
 def board_notes(board: DatasetBoard) -> list[str]:
@@ -300,6 +380,7 @@ def board_notes(board: DatasetBoard) -> list[str]:
     notes = [f"Test metrics: mean ± sample std (ddof=1) over seeds {{{seeds}}} × folds {{{folds}}}; n = cells per "
              f"model. ↑ higher is better, ↓ lower is better; best per metric in bold. Rank by {board.primary} "
              f"({direction} is better)."]
+    notes += reference_notes(board)
     tests: dict[str, list[str]] = {}
     for model, result in board.paired.items():
         tests.setdefault(result.test, []).append(model)
@@ -363,7 +444,12 @@ def _label(name: str) -> str:
 
 def board_latex(board: DatasetBoard) -> str:
     caption = _latex_escape(f"{board.dataset} ({board.kind}). " + " ".join(board_notes(board)))
-    return _latex_table(display_frame(board, "latex"), caption, _label(board.dataset))
+    latex = _latex_table(display_frame(board, "latex"), caption, _label(board.dataset))
+    if board.references.empty:
+        return latex
+    lines = latex.split("\n")  # a rule between the measured rows and the published ones
+    body = lines.index(r"\midrule") + 1
+    return "\n".join(lines[:body + len(board.table)] + [r"\midrule"] + lines[body + len(board.table):])
 
 
 def overall_display(overall: pd.DataFrame, style: str = "plain") -> pd.DataFrame:
@@ -411,12 +497,14 @@ def _failed_summary(record: dict[str, Any]) -> dict[str, Any]:
         "error": error[-1] if error else ""}
 
 
-def build_leaderboards(sweep_dir: str | Path) -> Leaderboards:
-    """Read the store and compute every table and test (writes nothing)."""
+def build_leaderboards(sweep_dir: str | Path, published: str | Path | None = None) -> Leaderboards:
+    """Read the store and compute every table and test (writes nothing); `published` is the published-results
+    file shown beside the tables (default: the shipped `experiments/published.csv`)."""
     sweep_dir = resolve_sweep_dir(sweep_dir)
     ok, failed = load_sweep(sweep_dir)
     frame = records_frame(ok)
-    boards = {dataset: dataset_board(frame, dataset) for dataset in sorted(frame["dataset"].unique())}
+    reference = load_published(published)
+    boards = {dataset: dataset_board(frame, dataset, reference) for dataset in sorted(frame["dataset"].unique())}
     return Leaderboards(sweep_dir, boards, overall_table(boards), friedman(rank_matrix(boards)),
                         [_failed_summary(r) for r in failed], wandb_settings(ok))
 
@@ -440,6 +528,9 @@ def write_files(result: Leaderboards) -> list[Path]:
         files.append(folder / f"{stem}.csv")
         _write(folder / f"{stem}.md", board_markdown(board), files)
         _write(folder / f"{stem}.tex", board_latex(board), files)
+        if not board.references.empty:
+            board.references.to_csv(folder / f"published_{stem}.csv", index=False)
+            files.append(folder / f"published_{stem}.csv")
         means = board.table.set_index("model")
         files.append(plots.bar_chart(means[f"{board.primary}_mean"], means[f"{board.primary}_std"], dataset,
                                      board.primary, board.higher[board.primary],
@@ -515,7 +606,8 @@ def _print_rich_tables(result: Leaderboards, console) -> None:
         for row in frame.itertuples(index=False):
             table.add_row(*row)
         console.print(table)
-        for note in board_notes(board)[1:2]:
+        references = reference_notes(board)
+        for note in [n for n in board_notes(board) if n not in references][1:2] + references:
             console.print(f"  {note}", markup=False, highlight=False)
     frame = overall_display(result.overall, "rich")
     table = Table(title="Overall ranking", title_justify="left")
@@ -528,7 +620,8 @@ def _print_rich_tables(result: Leaderboards, console) -> None:
         console.print(note, markup=False, highlight=False)
 
 
-def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quiet: bool = False) -> dict:
+def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quiet: bool = False,
+                       published: str | Path | None = None) -> dict:
     """Tables, plots, statistics and the W&B `leaderboard` run of a sweep folder; called at the end of every sweep
     and by `emobench table`.
 
@@ -537,6 +630,7 @@ def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quie
         wandb_mode: "online", "offline" (files under `<sweep dir>/wandb`), "disabled", or None for the mode the
             cells ran with (their config["wandb"]["mode"]; offline if absent).
         quiet: print nothing but a W&B failure (else the tables and the paths written).
+        published: the published-results file shown beside the tables (default: `experiments/published.csv`).
 
     Returns:
         {"tables": {dataset: DataFrame}, "overall": DataFrame, "friedman": {...}, "failed": [...],
@@ -547,6 +641,7 @@ def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quie
     Raises:
         NoRecordsError: the folder holds no record with status "ok".
         ValueError: `wandb_mode` not one of `WANDB_MODES`, or records that cannot be tabulated.
+        PublishedFileError: the published-results file is missing or breaks its rules.
     """
     from rich.console import Console
 
@@ -554,7 +649,7 @@ def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quie
 
     if wandb_mode is not None and wandb_mode not in WANDB_MODES:
         raise ValueError(f"<wandb_mode={wandb_mode}> must be one of {WANDB_MODES} or None (the cells' mode).")
-    result = build_leaderboards(sweep_dir)
+    result = build_leaderboards(sweep_dir, published)
     result.files = write_files(result)
     mode = wandb_mode or result.wandb.get("mode") or "offline"
     console = Console()

@@ -1,5 +1,5 @@
-"""`emobench table <sweep dir> [--wandb online|offline|disabled] [--quiet] [--imports MODULE ...]`: write and
-print the leaderboards of a sweep folder from its results store."""
+"""`emobench table <sweep dir> [--wandb online|offline|disabled] [--quiet] [--imports MODULE ...] [--published
+FILE]`: write and print the leaderboards of a sweep folder from its results store."""
 
 from __future__ import annotations
 
@@ -19,11 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imports", nargs="+", default=[], metavar="MODULE",
                         help="user modules (.py paths or dotted names) the records' cells imported: importing them "
                              "lets the table check those records' code hashes")
+    parser.add_argument("--published", type=Path, default=None, metavar="FILE",
+                        help="CSV of published results shown beside the measured rows (default: the shipped "
+                             "experiments/published.csv; same columns)")
 
 
 def command(args: argparse.Namespace) -> int:
     from emobench.benchmark.cli import print_error
     from emobench.benchmark.leaderboard import NoRecordsError, write_leaderboards
+    from emobench.benchmark.published import PublishedFileError
     from emobench.benchmark.store import UnreadableRecordsError
     from emobench.datamodules.registry import import_user_module
 
@@ -31,8 +35,9 @@ def command(args: argparse.Namespace) -> int:
     for module in args.imports:
         import_user_module(module)
     try:
-        result = write_leaderboards(args.sweep_dir, wandb_mode=args.wandb, quiet=args.quiet)
-    except (NoRecordsError, UnreadableRecordsError) as err:
+        result = write_leaderboards(args.sweep_dir, wandb_mode=args.wandb, quiet=args.quiet,
+                                    published=args.published)
+    except (NoRecordsError, UnreadableRecordsError, PublishedFileError) as err:
         print_error(err, console)
         return 1
     if args.quiet:

@@ -1,6 +1,7 @@
-"""The W&B `leaderboard` run of a sweep: every dataset's table and the overall table as `wandb.Table`, the PNG
-plots as `wandb.Image`, and the Friedman result in the summary. Keys are flat (`leaderboard_overall`,
-`leaderboard_<dataset>`, `plot_<name>`), so an offline run holds `files/media/table/<key>_*.table.json`.
+"""The W&B `leaderboard` run of a sweep: every dataset's table, its published results beside it and the overall
+table as `wandb.Table`, the PNG plots as `wandb.Image`, and the Friedman result in the summary. Keys are flat
+(`leaderboard_overall`, `leaderboard_<dataset>`, `published_<dataset>`, `plot_<name>`), so an offline run holds
+`files/media/table/<key>_*.table.json`.
 
 Same project/entity as the cells, group = sweep name, job_type "leaderboard". Offline by default: the run is
 written under `<sweep dir>/wandb/` (upload later with `wandb sync`); "disabled" logs nothing."""
@@ -51,6 +52,8 @@ def log_leaderboards(result: Leaderboards, mode: str = "offline", project: str =
         log: dict[str, object] = {"leaderboard_overall": wandb.Table(dataframe=_plain_columns(result.overall))}
         for dataset, board in result.boards.items():
             log[f"leaderboard_{dataset}"] = wandb.Table(dataframe=_plain_columns(board.table))
+            if not board.references.empty:
+                log[f"published_{dataset}"] = wandb.Table(dataframe=_plain_columns(board.references))
         for path in result.files:
             if path.suffix == ".png":
                 log[f"plot_{path.stem}"] = wandb.Image(str(path), caption=path.stem)

@@ -1,5 +1,5 @@
 """The wheel as a user gets it: built from this tree, installed into a fresh virtual environment, run from a folder
-outside the repository. It holds every `emobench.*` package and the experiments' YAML files and no generic
+outside the repository. It holds every `emobench.*` package and the experiments' YAML and CSV files and no generic
 top-level package, `emobench sweep smoke` runs there, and a user's own package named `models` coexists."""
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ def test_wheel_holds_the_emobench_packages_and_experiments_only(wheel):
                    "models/baselines"):
         expected = {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).glob("*.py")}
         assert {f"emobench/{p}" for p in expected} <= set(names), folder
-    yaml = {p.relative_to(ROOT).as_posix() for p in (ROOT / "experiments").rglob("*.yaml")}
-    assert yaml and {f"emobench/{p}" for p in yaml} <= set(names)
+    data = {p.relative_to(ROOT).as_posix() for pattern in ("*.yaml", "*.csv")
+            for p in (ROOT / "experiments").rglob(pattern)}
+    assert "experiments/published.csv" in data and {f"emobench/{p}" for p in data} <= set(names)
 
 
 def test_smoke_sweep_runs_from_the_installed_wheel(fresh_env, tmp_path):
