@@ -18,6 +18,7 @@ from emobench.datamodules.arrays import DatasetArrays
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.folds import count_folds, split_indices
 from emobench.datamodules.registry import Registry
+from emobench.datamodules.sampling import class_balanced_sampler
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.statistics import LabelStatistics, label_statistics
 
@@ -26,7 +27,7 @@ DATAMODULES = Registry("dataset")
 
 # Options that do not change the arrays a reader returns, so they stay out of the cache key.
 _LOADER_OPTIONS = {"batch_size", "fold", "protocol", "num_folds", "val_fraction", "split_seed", "normalize",
-                   "include", "cache_dir", "num_workers", "root"}
+                   "include", "cache_dir", "num_workers", "root", "class_balanced"}
 
 
 class EmotionDataModule(L.LightningDataModule):
@@ -46,6 +47,8 @@ class EmotionDataModule(L.LightningDataModule):
         normalize: z-score each feature with training-fold statistics over real steps.
         cache_dir: where decoded arrays are cached (default $EMOBENCH_CACHE_DIR or ~/.cache/emobench).
         num_workers: DataLoader workers (0 is fastest for in-memory tensors).
+        class_balanced: draw training batches with the class-balanced sampler (`datamodules/sampling.py`: each
+            emotion class equally often on average, with replacement, as Foal-Net trains) instead of shuffling.
     """
 
     default_protocol: ClassVar[str] = "official"
@@ -71,6 +74,7 @@ class EmotionDataModule(L.LightningDataModule):
         normalize: bool = True,
         cache_dir: str | None = None,
         num_workers: int = 0,
+        class_balanced: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # also collects the subclass's own __init__ arguments
@@ -85,6 +89,7 @@ class EmotionDataModule(L.LightningDataModule):
         self.normalize = normalize
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else cache_lib.default_cache_dir()
         self.num_workers = num_workers
+        self.class_balanced = class_balanced
         self._arrays: DatasetArrays | None = None
         self._tensors: dict[str, Any] | None = None
         self._splits: dict[str, np.ndarray] = {}
@@ -219,8 +224,11 @@ class EmotionDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
         rows = torch.from_numpy(self._splits[split])
-        return DataLoader(rows, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self._collate,
-                          num_workers=self.num_workers)
+        sampler = None
+        if shuffle and self.class_balanced:
+            sampler, shuffle = class_balanced_sampler(self.task.kind, self._tensors["target"][rows]), False
+        return DataLoader(rows, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
+                          collate_fn=self._collate, num_workers=self.num_workers)
 
     def _collate(self, rows: list[torch.Tensor]) -> EmotionBatch:
         idx = torch.stack(rows)
