@@ -70,10 +70,15 @@ def test_paper_sweep_protocols_or_a_clear_error_naming_missing_readers():
     unaligned = [c for c in cells if c.dataset == "mosei-unaligned"]
     assert unaligned and all(c.config["data_args"]["aligned"] is False for c in unaligned)
     thresholds = {"tailor": 0.35, "carat": 0.25}
+    epochs = {"mult": 40, "foalnet": 40}  # MulT main.py / Foal-Net train.py; TAILOR and CARAT train 20
     for cell in cells:
         expected = {"threshold": thresholds[cell.model]} if cell.model in thresholds else {}
         assert cell.config["model_args"] == expected
-        assert cell.config["trainer"]["max_epochs"] == 20 and cell.config["trainer"]["accelerator"] == "auto"
+        assert cell.config["trainer"]["max_epochs"] == epochs.get(cell.model, 20)
+        assert cell.config["trainer"]["accelerator"] == "auto"
+    foalnet = [c for c in cells if c.model == "foalnet"]
+    assert foalnet and all(c.config["data_args"]["class_balanced"] and c.config["data_args"]["batch_size"] == 16
+                           for c in foalnet)
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
