@@ -69,19 +69,21 @@ Generalisation (any N >= 1 modalities, any dims, every task kind):
 
 Deliberate deviations:
 - Vectorised negatives: one `torch.multinomial` over the rows instead of a Python loop over the batch. Same-emotion
-  entries are excluded with -inf instead of -10000 (the same draw whenever |S| < ~1e4, also for a small learned
-  tau); a row whose batch holds only its own emotion draws uniformly over the batch (as the official all -10000
-  row), so its "negative" may share the emotion while labelled 0 (official behaviour).
+  entries are excluded with -inf instead of -10000: the same draw while |S| stays below about 1e4, and the
+  guarantee holds even when a small learned tau makes S larger. A row whose batch holds only its own emotion draws
+  uniformly over the batch (as the official all -10000 row), so its "negative" may share the emotion while
+  labelled 0 (official behaviour).
 - The matched half of the MEM pass is the classification pass: the official code runs each stack a third time on
   the matched pairs for the classifier, with fresh dropout; here both uses share one dropout draw (identical in
   evaluation) and the stacks run on 2B instead of 3B pairs. Key/value projections of the drawn negatives are
   gathered from the batch's, not recomputed.
 - Masks: padded keys are masked with -inf (official -10000; equal in float32 unless every key is padded); a sample
-  with no real key attends all of its zeroed steps, as the official fill does. Means divide by max(1, real steps).
-  Outputs do not depend on padded values.
+  with no real key attends all of its zeroed steps, as the official fill does. Means divide by max(1, real steps)
+  (official: by the count, NaN for a sample without real steps). Outputs do not depend on padded values.
 - Optimiser: the base's AdamW does not decay biases and norms (torch AdamW on all parameters officially). Model
   selection uses the validation split, not the best test-session epoch of the official `train.py`.
-- No DDP gathering of features for S (single-process batches; the official gathers without gradient).
+- No DDP gathering of features for S (single-process batches; the official gathers without gradient). Precision
+  is the trainer's (float32 by default; the official code trains under fp16 autocast).
 """
 
 from __future__ import annotations
@@ -288,7 +290,8 @@ class FoalNet(EmotionModel, name="foalnet"):
         if audio_encoder == "wavlm":
             if specs[self.audio].dim != 1:
                 raise ValueError(f"FoalNet: audio_encoder=wavlm reads raw samples, so the audio modality "
-                                 f"<{self.audio}> must have dim 1 (B, T, 1) at 16 kHz; it has dim {specs[self.audio].dim}.")
+                                 f"<{self.audio}> must have dim 1 (B, T, 1) at 16 kHz; it has dim "
+                                 f"{specs[self.audio].dim}. Make sure the dataset gives the waveform.")
             self.audio_encoder = _WavLMEncoder(wavlm_path)
             dims[self.audio] = self.audio_encoder.width
 
@@ -302,8 +305,8 @@ class FoalNet(EmotionModel, name="foalnet"):
         partners = self.video or [a]  # N = 1: the modality attends to itself
         self.a2v = nn.ModuleList(stack(a, v) for v in partners)
         self.v2a = nn.ModuleList(stack(v, a) for v in self.video)
-        self.projections = nn.ModuleDict({n: _Projection(dims[n], proj_dim, proj_dropout) for n in (a, *self.video)}
-                                         if self.video else {})
+        self.projections = nn.ModuleDict(  # AVEL heads; none without a pair
+            {n: _Projection(dims[n], proj_dim, proj_dropout) for n in (a, *self.video)} if self.video else {})
         self.a2v_heads = nn.ModuleList(nn.Linear(width(a), 2) for _ in self.video)
         self.v2a_heads = nn.ModuleList(nn.Linear(width(v), 2) for v in self.video)
         self.feature_dropout = nn.Dropout(feature_dropout)
@@ -364,7 +367,8 @@ class FoalNet(EmotionModel, name="foalnet"):
         logits = self.classifier(self.feature_dropout(torch.cat(fused, dim=-1)))
         if not train:
             return ModelOutput(logits=logits)
-        return ModelOutput(logits=logits, aux_losses={"avel": torch.stack(avel).mean(), "mem": torch.stack(mem).mean()})
+        aux = {"avel": torch.stack(avel).mean(), "mem": torch.stack(mem).mean()}  # means over modality pairs
+        return ModelOutput(logits=logits, aux_losses=aux)
 
 
 def _init_linear(module: nn.Module, std: float) -> None:

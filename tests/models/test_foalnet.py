@@ -153,7 +153,8 @@ def test_padding_values_do_not_change_outputs(kind):
     model = FoalNet(task, THREE, **SMALL)
     batch = random_batch(task, THREE, batch_size=6)
     garbage = EmotionBatch(
-        inputs={n: torch.where(batch.masks[n].unsqueeze(-1), x, 1e3 * torch.randn_like(x)) for n, x in batch.inputs.items()},
+        inputs={n: torch.where(batch.masks[n].unsqueeze(-1), x, 1e3 * torch.randn_like(x))
+                for n, x in batch.inputs.items()},
         masks=batch.masks, target=batch.target)
     assert any((garbage.inputs[n] != batch.inputs[n]).any() for n in batch.inputs)
     for training in (False, True):
@@ -234,7 +235,8 @@ def test_wavlm_encoder_fine_tunes_a_local_checkpoint_with_the_cnn_frozen(tmp_pat
                          target=torch.tensor([0, 1, 0, 2]))
     out = model.train()(batch)
     frames, frame_mask = model.audio_encoder(samples, masks["audio"])
-    assert frames.shape[-1] == 16 and frame_mask.sum(1).tolist() == [39, 39, 39, 19]  # 400 -> 79 -> 39 frames, 200 -> 39 -> 19
+    assert frames.shape[-1] == 16  # samples -> frames: 400 -> 79 -> 39, 200 -> 39 -> 19
+    assert frame_mask.sum(1).tolist() == [39, 39, 39, 19]
     (F.cross_entropy(out.logits, batch.target) + sum(out.aux_losses.values())).backward()
     cnn = model.audio_encoder.model.feature_extractor
     assert all(not p.requires_grad and p.grad is None for p in cnn.parameters())
@@ -244,7 +246,8 @@ def test_wavlm_encoder_fine_tunes_a_local_checkpoint_with_the_cnn_frozen(tmp_pat
 def score(dataset: str, model: str, tmp_path) -> float:
     overrides = [f"model={model}", f"dataset={dataset}", f"output={tmp_path}", "wandb.mode=disabled",
                  "trainer.max_epochs=8", "trainer.patience=3", "trainer.progress_bar=false",
-                 "data_args.num_samples=600", "data_args.seq_len=8", "data_args.batch_size=32", "model_args.lr=3e-3"]
+                 "data_args.num_samples=600", "data_args.seq_len=8", "data_args.batch_size=32",
+                 "model_args.lr=3e-3"]
     record = run_cell(merge_cell(from_cli(overrides)))
     return record["metrics"][f"test/{record['primary']['name']}"]
 
