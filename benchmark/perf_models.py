@@ -1,9 +1,12 @@
 """Speed of one training step of registered models at their default (official) size on a CMU-MOSEI-aligned-shaped
-batch: forward with every loss, backward, gradient clipping at norm 1.0 and an AdamW step, on CPU threads.
+batch: forward with every loss, backward, gradient clipping at norm 1.0 and an AdamW step, on CPU threads. Methods
+published on other inputs are measured on those (`PAPER_INPUTS`): Foal-Net on IEMOCAP as its official code feeds
+it (audio 299 x 1024 WavLM frames, video 180 x 768 CLIP frames, 4 classes, batch 16; WavLM itself not included).
 
 Run: `python -m emobench.benchmark.perf_models [model ...] [--steps 5] [--warmup 2] [--threads 2] [--batch-size 64]`
-(default models: tailor carat). Prints one row per model: parameters, the median wall-clock seconds per step after
-the warm-up steps, and the median process CPU seconds (all threads; less sensitive to other load on the machine).
+(default models: tailor carat foalnet). Prints one row per model: its inputs, parameters, the median wall-clock
+seconds per step after the warm-up steps, and the median process CPU seconds (all threads; less sensitive to other
+load on the machine).
 Reference, measured once by the EmoBench developers with the official code (TAILOR kniter1/TAILOR d61121ba, CARAT
 chengzju/CARAT 3210086a, official BertAdam) on a 2-thread CPU of the development machine: TAILOR about 11.0 s,
 CARAT about 6.4 s per step; such remembered figures vary by about 40 % between machines.
@@ -27,6 +30,8 @@ MOSEI_LABELS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 MOSEI_ALIGNED = (ModalitySpec("text", 300, 60, "text"), ModalitySpec("audio", 74, 60, "audio"),
                  ModalitySpec("visual", 35, 60, "visual"))
 OFFICIAL_STEP_SECONDS = {"tailor": 11.0, "carat": 6.4}
+IEMOCAP_LABELS = ("hap", "neu", "sad", "ang")  # Foal-Net dataloader.py class order
+IEMOCAP_FOALNET = (ModalitySpec("audio", 1024, 299, "audio"), ModalitySpec("visual", 768, 180, "visual"))
 
 
 def mosei_batch(batch_size: int = 64, seed: int = 0) -> tuple[TaskSpec, tuple[ModalitySpec, ...], EmotionBatch]:
@@ -37,6 +42,20 @@ def mosei_batch(batch_size: int = 64, seed: int = 0) -> tuple[TaskSpec, tuple[Mo
     masks = {m.name: torch.ones(batch_size, m.seq_len, dtype=torch.bool) for m in MOSEI_ALIGNED}
     target = (torch.rand(batch_size, len(MOSEI_LABELS), generator=g) < 0.3).float()
     return task, MOSEI_ALIGNED, EmotionBatch(inputs=inputs, masks=masks, target=target)
+
+
+def iemocap_batch(batch_size: int = 16, seed: int = 0) -> tuple[TaskSpec, tuple[ModalitySpec, ...], EmotionBatch]:
+    """A random batch shaped like Foal-Net's IEMOCAP inputs (6 s of WavLM frames, 180 CLIP frames, no padding)."""
+    g = torch.Generator().manual_seed(seed)
+    task = TaskSpec("multiclass", IEMOCAP_LABELS)
+    inputs = {m.name: torch.randn(batch_size, m.seq_len, m.dim, generator=g) for m in IEMOCAP_FOALNET}
+    masks = {m.name: torch.ones(batch_size, m.seq_len, dtype=torch.bool) for m in IEMOCAP_FOALNET}
+    target = torch.randint(0, len(IEMOCAP_LABELS), (batch_size,), generator=g)
+    return task, IEMOCAP_FOALNET, EmotionBatch(inputs=inputs, masks=masks, target=target)
+
+
+# model -> (label, batch maker, batch size) of the inputs its paper uses, where they are not CMU-MOSEI's
+PAPER_INPUTS = {"foalnet": ("iemocap", iemocap_batch, 16)}
 
 
 def training_loss(model: EmotionModel, batch: EmotionBatch) -> torch.Tensor:
@@ -73,28 +92,32 @@ def step_times(model: EmotionModel, batch: EmotionBatch, steps: int,
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", default=["tailor", "carat"], help="registered model names")
+    parser.add_argument("models", nargs="*", default=["tailor", "carat", "foalnet"], help="registered model names")
     parser.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    task, modalities, batch = mosei_batch(args.batch_size)
+    mosei = mosei_batch(args.batch_size)
     rows = []
-    print(f"one training step, batch {args.batch_size}, CMU-MOSEI aligned shapes, {args.threads} threads, "
-          f"median of {args.steps} after {args.warmup} warm-up")
-    print(f"{'model':<14} {'parameters':>12} {'median s/step':>14} {'cpu s/step':>11} {'official s/step':>16}")
+    print(f"one training step, {args.threads} threads, median of {args.steps} after {args.warmup} warm-up; inputs "
+          f"mosei = CMU-MOSEI aligned shapes x {args.batch_size}, or the method's paper inputs")
+    print(f"{'model':<14} {'inputs':>12} {'parameters':>12} {'median s/step':>14} {'cpu s/step':>11} "
+          f"{'official s/step':>16}")
     for name in args.models:
+        label, make, size = PAPER_INPUTS.get(name, ("mosei", None, args.batch_size))
+        task, modalities, batch = make(size) if make else mosei
         torch.manual_seed(0)
         model = MODELS.get(name)(task=task, modalities=modalities)
         wall, cpu = step_times(model, batch, args.steps, args.warmup)
-        row = {"model": name, "parameters": count_parameters(model), "median_seconds": statistics.median(wall),
-               "median_cpu_seconds": statistics.median(cpu), "official_seconds": OFFICIAL_STEP_SECONDS.get(name)}
+        row = {"model": name, "inputs": f"{label} x{size}", "parameters": count_parameters(model),
+               "median_seconds": statistics.median(wall), "median_cpu_seconds": statistics.median(cpu),
+               "official_seconds": OFFICIAL_STEP_SECONDS.get(name)}
         rows.append(row)
         official = f"{row['official_seconds']:.1f}" if row["official_seconds"] else "-"
-        print(f"{name:<14} {row['parameters']:>12,} {row['median_seconds']:>14.3f} {row['median_cpu_seconds']:>11.3f} "
-              f"{official:>16}", flush=True)
+        print(f"{name:<14} {row['inputs']:>12} {row['parameters']:>12,} {row['median_seconds']:>14.3f} "
+              f"{row['median_cpu_seconds']:>11.3f} {official:>16}", flush=True)
     return rows
 
 

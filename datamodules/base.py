@@ -19,6 +19,7 @@ from emobench.datamodules.arrays import DatasetArrays
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.folds import count_folds, split_indices
 from emobench.datamodules.registry import Registry
+from emobench.datamodules.sampling import class_balanced_sampler
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.statistics import LabelStatistics, label_statistics
 from emobench.datamodules.validate import check_nonfinite_policy, nonfinite_features
@@ -28,7 +29,7 @@ DATAMODULES = Registry("dataset")
 
 # Options that do not change the arrays a reader returns, so they stay out of the cache key.
 _LOADER_OPTIONS = {"batch_size", "fold", "protocol", "num_folds", "val_fraction", "split_seed", "normalize",
-                   "drop_last", "include", "cache_dir", "num_workers", "root"}
+                   "drop_last", "include", "cache_dir", "num_workers", "root", "class_balanced"}
 
 
 class EmotionDataModule(L.LightningDataModule):
@@ -55,6 +56,8 @@ class EmotionDataModule(L.LightningDataModule):
             "error" (default) raises, naming the file, modality and counts per split; "zero" replaces them by 0
             with a warning giving the counts (`datamodules.validate`). Part of the cache key. A reader may
             document a narrower exception (CMU-MOSEI audio -inf, set to 0 as by the official loaders).
+        class_balanced: draw training batches with the class-balanced sampler (`datamodules/sampling.py`: each
+            emotion class equally often on average, with replacement, as Foal-Net trains) instead of shuffling.
     """
 
     default_protocol: ClassVar[str] = "official"
@@ -83,6 +86,7 @@ class EmotionDataModule(L.LightningDataModule):
         num_workers: int = 0,
         drop_last: bool = False,
         nonfinite: str = "error",
+        class_balanced: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # also collects the subclass's own __init__ arguments
@@ -99,6 +103,7 @@ class EmotionDataModule(L.LightningDataModule):
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else cache_lib.default_cache_dir()
         self.num_workers = num_workers
         self.nonfinite = check_nonfinite_policy(nonfinite)
+        self.class_balanced = class_balanced
         self._arrays: DatasetArrays | None = None
         self._tensors: dict[str, Any] | None = None
         self._splits: dict[str, np.ndarray] = {}
@@ -249,6 +254,8 @@ class EmotionDataModule(L.LightningDataModule):
         self.setup()
         rows = torch.from_numpy(self._splits[split])
         sampler = None if split == "train" else self._evaluation_sampler(rows, split)
+        if shuffle and self.class_balanced:
+            sampler, shuffle = class_balanced_sampler(self.task.kind, self._tensors["target"][rows]), False
         return DataLoader(rows, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           collate_fn=self._collate, num_workers=self.num_workers,
                           drop_last=self.drop_last and split == "train")

@@ -76,12 +76,17 @@ def test_paper_sweep_runs_each_method_with_its_official_protocol():
     official = {"tailor": {"threshold": 0.35, "optimizer": "bertadam"},
                 "carat": {"threshold": 0.25, "optimizer": "bertadam"},
                 "mult": {"optimizer": "adam", "schedule": "plateau"}}
+    epochs = {"mult": 40, "foalnet": 40}  # MulT main.py / Foal-Net train.py; TAILOR and CARAT train 20
+    clip = {"mult": 0.8, "foalnet": 0.0}  # MulT --clip 0.8, Foal-Net none; TAILOR and CARAT 1.0
     for cell in cells:
         assert cell.config["model_args"] == official.get(cell.model, {}), cell.model
-        epochs = 40 if cell.model == "mult" else 20
-        assert cell.config["trainer"]["max_epochs"] == epochs and cell.config["trainer"]["accelerator"] == "auto"
-        assert cell.config["trainer"]["gradient_clip_val"] == (0.8 if cell.model == "mult" else 1.0)
+        assert cell.config["trainer"]["max_epochs"] == epochs.get(cell.model, 20)
+        assert cell.config["trainer"]["accelerator"] == "auto"
+        assert cell.config["trainer"]["gradient_clip_val"] == clip.get(cell.model, 1.0)
         assert cell.config["data_args"].get("drop_last", False) is (cell.model in ("tailor", "carat"))
+    foalnet = [c for c in cells if c.model == "foalnet"]
+    assert foalnet and all(c.config["data_args"]["class_balanced"] and c.config["data_args"]["batch_size"] == 16
+                           for c in foalnet)
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
