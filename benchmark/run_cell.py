@@ -69,8 +69,9 @@ def is_global_zero() -> bool:
 
 
 def attempt_name(started: float) -> str:
-    """Checkpoint folder of one attempt at a cell: `attempt-<host>-<pid>-<start time>`."""
-    return f"attempt-{socket.gethostname()}-{os.getpid()}-{int(started)}"
+    """Checkpoint folder of one attempt at a cell: `attempt-<host>-<pid>-<start time in ms>` (two runs of a cell in
+    one process within a second get their own folders)."""
+    return f"attempt-{socket.gethostname()}-{os.getpid()}-{int(started * 1000)}"
 
 
 def recorded_attempts(record_path: Path, checkpoints: Path) -> set[str]:

@@ -41,7 +41,8 @@ def fresh_env(wheel, tmp_path_factory) -> tuple[Path, dict]:
     python = home / "bin" / "python"
     _run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel], home)
     purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], home).stdout.strip()
-    Path(purelib, "zz_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    outer = [p for p in sys.path if p.endswith("site-packages")] or [sysconfig.get_paths()["purelib"]]
+    Path(purelib, "zz_test_dependencies.pth").write_text("\n".join(outer) + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(PATH=f"{home / 'bin'}{os.pathsep}{env.get('PATH', '')}", WANDB_MODE="disabled")
     return home, env
