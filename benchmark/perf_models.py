@@ -2,7 +2,7 @@
 batch: forward with every loss, backward, gradient clipping at norm 1.0 and an AdamW step, on CPU threads.
 
 Run: `python -m emobench.benchmark.perf_models [model ...] [--steps 5] [--warmup 2] [--threads 2] [--batch-size 64]`
-(default models: tailor carat). Prints one row per model: parameters, the median wall-clock seconds per step after
+(default models: tailor carat helo). Prints one row per model: parameters, the median wall-clock seconds per step after
 the warm-up steps, and the median process CPU seconds (all threads; less sensitive to other load on the machine).
 Reference, measured once by the EmoBench developers with the official code (TAILOR kniter1/TAILOR d61121ba, CARAT
 chengzju/CARAT 3210086a, official BertAdam) on a 2-thread CPU of the development machine: TAILOR about 11.0 s,
@@ -73,7 +73,7 @@ def step_times(model: EmotionModel, batch: EmotionBatch, steps: int,
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", default=["tailor", "carat"], help="registered model names")
+    parser.add_argument("models", nargs="*", default=["tailor", "carat", "helo"], help="registered model names")
     parser.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
