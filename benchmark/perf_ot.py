@@ -1,6 +1,7 @@
-"""Speed of HeLo's optimal-transport heterogeneity-mining module (`emobench.models.helo.HeterogeneityMining`):
-forward (costs, batched log-domain Sinkhorn through POT, interaction, fusion, OT loss) and backward, for a batch of
-independent problems, on CPU threads.
+"""Speed of the optimal-transport part of HeLo's heterogeneity-mining module
+(`emobench.models.helo.HeterogeneityMining.transport`): forward (cosine costs, batched log-domain Sinkhorn through
+POT, interaction I = n T B, OT loss) and backward, for a batch of independent problems, on CPU threads. The fusion
+Linear and LayerNorm that follow are not timed.
 
 Run: `emobench perf ot [--batch-size 64] [--tokens 32] [--hidden 64] [--repeats 20] [--warmup 3] [--threads 2]`.
 Prints one row per gradient mode (`ot_grad`: autodiff, envelope) and cost spread: "narrow" tokens are i.i.d.
@@ -47,8 +48,8 @@ def time_mining(grad: str, batch: int, tokens: int, hidden: int, rank: int | Non
     for i in range(warmup + repeats):
         p, b = p_leaf.clone().requires_grad_(), b_leaf.clone().requires_grad_()
         start = time.perf_counter()
-        fused, _, loss = module(p, mask, b, mask)
-        (fused.mean() + loss).backward()
+        interaction, _, loss = module.transport(p, mask, b, mask)
+        (interaction.mean() + loss).backward()
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times), module.last_iterations
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"HeLo OT module forward + backward, {args.batch_size} problems of {args.tokens} x {args.tokens}, width "
+    print(f"HeLo OT forward + backward, {args.batch_size} problems of {args.tokens} x {args.tokens}, width "
           f"{args.hidden}, {args.threads} threads, median of {args.repeats} after {args.warmup} warm-up")
     print(f"{'ot_grad':<10} {'costs':<7} {'iterations':>10} {'median ms':>10}")
     rows = []

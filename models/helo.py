@@ -201,17 +201,23 @@ class HeterogeneityMining(nn.Module):
         self.norm = nn.LayerNorm(hidden, eps=LAYER_NORM_EPS)
         self.last_iterations = 0
 
-    def forward(self, p: torch.Tensor, p_mask: torch.Tensor, b: torch.Tensor,
-                b_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns (fused tokens (B, n, d), plan (B, n, m), OT loss scalar)."""
+    def transport(self, p: torch.Tensor, p_mask: torch.Tensor, b: torch.Tensor,
+                  b_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The OT part: (interaction I (B, n, d), plan T (B, n, m), OT loss mean_b <T, C>)."""
         cost = pairwise_cost(p, b, self.cost)
         source, target = uniform_marginal(p_mask, cost.dtype), uniform_marginal(b_mask, cost.dtype)
         plan, self.last_iterations = transport_plan(cost, source, target, self.reg, self.max_iter, self.tol,
                                                     self.grad)
         real = (source > 0).sum(dim=1).to(p.dtype).view(-1, 1, 1)
         interaction = real * (plan @ b)  # rows of padded tokens are 0 (their plan rows are 0)
+        return interaction, plan, (plan * cost).sum(dim=(1, 2)).mean()
+
+    def forward(self, p: torch.Tensor, p_mask: torch.Tensor, b: torch.Tensor,
+                b_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (fused tokens (B, n, d), plan (B, n, m), OT loss scalar)."""
+        interaction, plan, loss = self.transport(p, p_mask, b, b_mask)
         fused = self.norm(self.dropout(self.fuse(torch.cat([p, interaction, p - interaction], dim=-1))))
-        return fused, plan, (plan * cost).sum(dim=(1, 2)).mean()
+        return fused, plan, loss
 
 
 # ---- label correlation ----------------------------------------------------------------------------------------

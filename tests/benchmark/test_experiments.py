@@ -49,7 +49,7 @@ def test_default_sweep_covers_every_model_twin_and_3_seeds():
     assert {c.seed for c in cells} == {0, 1, 2}
 
 
-PAPER_DATASETS = ["mosei", "m3ed", "iemocap", "deap", "dreamer"]
+PAPER_DATASETS = ["mosei", "m3ed", "iemocap", "deap", "dreamer", "wesad"]
 
 
 def test_paper_sweep_protocols_or_a_clear_error_naming_missing_readers():
@@ -66,14 +66,18 @@ def test_paper_sweep_protocols_or_a_clear_error_naming_missing_readers():
         return
     cfg, cells = grid.load_grid("paper", ["folds=[0]"])
     assert {c.seed for c in cells} == {0, 1, 2, 3, 4}
-    assert {c.dataset for c in cells} == {*PAPER_DATASETS, "mosei-unaligned"}
+    assert {c.dataset for c in cells} == {*PAPER_DATASETS, "mosei-unaligned", "wesad-sd"}
     unaligned = [c for c in cells if c.dataset == "mosei-unaligned"]
     assert unaligned and all(c.config["data_args"]["aligned"] is False for c in unaligned)
+    sd = [c for c in cells if c.dataset == "wesad-sd"]
+    assert sd and all(c.config["data_args"]["protocol"] == "kfold" for c in sd)
     thresholds = {"tailor": 0.35, "carat": 0.25}
+    epochs = {"mult": 40, "helo": 100}  # MulT main.py --num_epochs 40; HeLo's guessed recipe (models/helo.py)
     for cell in cells:
         expected = {"threshold": thresholds[cell.model]} if cell.model in thresholds else {}
         assert cell.config["model_args"] == expected
-        assert cell.config["trainer"]["max_epochs"] == 20 and cell.config["trainer"]["accelerator"] == "auto"
+        assert cell.config["trainer"]["max_epochs"] == epochs.get(cell.model, 20)
+        assert cell.config["trainer"]["accelerator"] == "auto"
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
