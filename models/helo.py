@@ -55,24 +55,25 @@ Choices where the paper is silent, and why (all hyper-parameters):
 - Gradient `ot_grad`: "autodiff" (default) differentiates through the Sinkhorn iterations, so the plan, the
   interaction I and the "ot" loss all train both groups' encoders; "envelope" solves without a graph and treats the
   plan as a constant (the gradient of <T, C> is then T, the envelope-theorem gradient of the entropic OT value, as
-  in DeepJDOT); it is faster and needs no memory per iteration, but I trains the behavioural encoders only through
+  in DeepJDOT, Damodaran et al., ECCV 2018); it is faster and needs no memory per iteration, but I trains the behavioural encoders only through
   B. POT's scaling-domain `method="sinkhorn"` is not used: in POT 0.9.7 `bregman_projection_batch` creates its
   scaling vectors on the CPU (`nx.ones` without `type_as`), so it fails on GPU tensors.
 - Defaults d 128, 4 heads, dropout 0.1, 2 encoder layers, tau 0.5, AdamW lr 1e-4 and weight decay 1e-4 [all
-  GUESS]; feed-forward width 2 d and 32 segments are ours. The recipe we would follow (batch 64, up to 100 epochs,
-  early stopping on validation KL) is the runner's business, never selected on test.
+  GUESS]; feed-forward width 2 d and 32 segments are ours. The guessed recipe (batch 64, up to 100 epochs, early
+  stopping on the validation primary metric, patience 10) is the runner's business: `experiments/paper.yaml`.
 
 Which modalities are "physiological" and "behavioural" (`groups`, modality name -> side):
 - Default: each modality's `ModalitySpec.group` (eeg/ecg/peripheral/eda/ppg physiological; text/audio/visual/motion
   behavioral; a new kind declares its group). WESAD: the chest/wrist physiological signals vs the accelerometers
-  (kind "motion"), the paper's WESAD setting as far as we can tell.
+  (kind "motion") [GUESS: WESAD has no video, so the accelerometers are its only behavioural signal].
 - Datasets with only one group present: the primary modality (the first EEG, else the first text, else the first
   modality) takes the physiological side and every other modality the behavioural side. DREAMER: EEG vs ECG; DEAP
-  (EEG + peripheral): EEG vs the peripheral signals; CMU-MOSEI / M3ED: text vs audio + visual.
+  (EEG + peripheral): EEG vs the peripheral signals; CMU-MOSEI / M3ED: text vs audio + visual; IEMOCAP: audio vs
+  visual.
 - `groups` given: it must map only known modality names to "physiological" / "behavioral"; modalities it omits keep
   their spec's group; with two or more modalities both sides must be non-empty.
-- One modality: no fusion and no OT; the label cross-attention reads the modality's own tokens and there is no "ot"
-  loss. Several physiological and no second physiological modality: no fusion blocks.
+- One modality: no fusion and no OT (the OT module is skipped); the label cross-attention reads the modality's own
+  tokens and there is no "ot" loss. One physiological modality: no fusion blocks.
 
 Masks: padded steps are zeroed, never attended, left out of the segment means and get zero OT mass, so outputs do
 not depend on padded values. A sample with no real step in a modality uses all of its steps (the attention
@@ -172,15 +173,16 @@ def pairwise_cost(p: torch.Tensor, b: torch.Tensor, kind: str = "cosine") -> tor
 def transport_plan(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float, max_iter: int, tol: float,
                    grad: str = "autodiff") -> tuple[torch.Tensor, int]:
     """Entropic OT plans of a batch of problems with POT's log-domain Sinkhorn (`ot.solve_batch`, torch backend):
-    cost (B, n, m), marginals a (B, n), b (B, m). Returns (plan (B, n, m), iterations run). grad "autodiff"
-    keeps the graph through the iterations; "envelope" returns a constant plan."""
+    cost (B, n, m), marginals a (B, n), b (B, m), solved in float32 or wider. Returns (plan (B, n, m), iterations
+    run). grad "autodiff" keeps the graph through the iterations; "envelope" returns a constant plan."""
     import ot  # imported here: POT pulls in scikit-learn, which would slow down importing the model registry
 
     if grad not in OT_GRADS:
         raise ValueError(f"HeLo: <ot_grad={grad}> must be one of {OT_GRADS}.")
-    result = ot.solve_batch(cost, reg=reg, a=a, b=b, max_iter=max_iter, tol=tol, method="log_sinkhorn",
-                            grad="autodiff" if grad == "autodiff" else "detach")
-    return result.plan, int(result.log["n_iter"]) + 1
+    dtype = torch.promote_types(cost.dtype, torch.float32)  # never iterate in half precision (mixed-precision runs)
+    result = ot.solve_batch(cost.to(dtype), reg=reg, a=a.to(dtype), b=b.to(dtype), max_iter=max_iter, tol=tol,
+                            method="log_sinkhorn", grad="autodiff" if grad == "autodiff" else "detach")
+    return result.plan.to(cost.dtype), int(result.log["n_iter"]) + 1
 
 
 class HeterogeneityMining(nn.Module):
