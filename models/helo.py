@@ -179,7 +179,7 @@ def transport_plan(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: fl
 
     if grad not in OT_GRADS:
         raise ValueError(f"HeLo: <ot_grad={grad}> must be one of {OT_GRADS}.")
-    dtype = torch.promote_types(cost.dtype, torch.float32)  # never iterate in half precision (mixed-precision runs)
+    dtype = torch.promote_types(cost.dtype, torch.float32)  # never iterate in half precision (mixed precision)
     result = ot.solve_batch(cost.to(dtype), reg=reg, a=a.to(dtype), b=b.to(dtype), max_iter=max_iter, tol=tol,
                             method="log_sinkhorn", grad="autodiff" if grad == "autodiff" else "detach")
     return result.plan.to(cost.dtype), int(result.log["n_iter"]) + 1
@@ -207,7 +207,8 @@ class HeterogeneityMining(nn.Module):
                   b_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The OT part: (interaction I (B, n, d), plan T (B, n, m), OT loss mean_b <T, C>)."""
         cost = pairwise_cost(p, b, self.cost)
-        source, target = uniform_marginal(p_mask, cost.dtype), uniform_marginal(b_mask, cost.dtype)
+        exact = torch.promote_types(cost.dtype, torch.float32)  # half-precision masses would not sum to 1
+        source, target = uniform_marginal(p_mask, exact), uniform_marginal(b_mask, exact)
         plan, self.last_iterations = transport_plan(cost, source, target, self.reg, self.max_iter, self.tol,
                                                     self.grad)
         real = (source > 0).sum(dim=1).to(p.dtype).view(-1, 1, 1)

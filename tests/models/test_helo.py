@@ -17,6 +17,7 @@ from emobench.models.helo import (
     correlation_alignment_loss,
     segment_mean,
     split_modalities,
+    transport_plan,
     uniform_marginal,
 )
 from emobench.models.task_head import task_loss
@@ -90,6 +91,21 @@ def test_plan_marginals_match_uniform_marginals(grad):
     assert float(a[1, 20:].sum()) == 0 and float(plan[1, 20:].abs().sum()) == 0
     assert float(plan[2, :, 5:].abs().sum()) == 0 and float(plan[3, :7].abs().sum()) == 0
     assert 1 < module.last_iterations < 500  # converged by the tolerance, not by the cap
+
+
+def test_half_precision_costs_are_solved_in_float32():
+    """bfloat16 cannot reach the tolerance; the solve runs in float32 and only the returned plan is cast back."""
+    p, p_mask, b, b_mask = _padded_tokens()
+    cost = (1.0 - torch.nn.functional.normalize(p, dim=-1) @ torch.nn.functional.normalize(b, dim=-1).transpose(1, 2))
+    half = cost.to(torch.bfloat16)
+    a, c = uniform_marginal(p_mask, torch.float32), uniform_marginal(b_mask, torch.float32)
+    plan, iterations = transport_plan(half, a, c, reg=0.1, max_iter=500, tol=1e-5)
+    assert plan.dtype == torch.bfloat16 and iterations < 500
+    reference, _ = transport_plan(half.float(), a, c, 0.1, 500, 1e-5)
+    torch.testing.assert_close(plan.float(), reference.to(torch.bfloat16).float())
+    module = HeterogeneityMining(16, 0.0)
+    _, plan, _ = module.transport(p.to(torch.bfloat16), p_mask, b.to(torch.bfloat16), b_mask)
+    assert plan.dtype == torch.bfloat16 and module.last_iterations < module.max_iter  # float32 masses sum to 1
 
 
 def test_plan_is_sharper_than_independent_coupling():
