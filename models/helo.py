@@ -104,7 +104,7 @@ from emobench.models.layers.bert import (
 )
 from emobench.models.output import ModelOutput
 
-PHYSIOLOGICAL, BEHAVIORAL = GROUPS
+PHYSIOLOGICAL, BEHAVIORAL = "physiological", "behavioral"  # the two `ModalitySpec.group` values (GROUPS)
 OT_COSTS = ("cosine", "sqeuclidean")
 OT_GRADS = ("autodiff", "envelope")
 
