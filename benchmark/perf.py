@@ -1,7 +1,8 @@
-"""`emobench perf models|cache [...]`: speed and size figures printed by the benchmark scripts (never timed tests).
+"""`emobench perf models|cache|ot [...]`: speed and size figures printed by the benchmark scripts (never timed tests).
 
 models: one training step per model at the official size on a CMU-MOSEI-shaped batch (`emobench.benchmark.perf_models`).
 cache: first vs cached `setup()` of the real-format readers on generated files (`emobench.benchmark.perf_cache`).
+ot: forward + backward of HeLo's optimal-transport module on 64 problems of 32 x 32 (`emobench.benchmark.perf_ot`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
-TARGETS = {"models": "emobench.benchmark.perf_models", "cache": "emobench.benchmark.perf_cache"}
+TARGETS = {"models": "emobench.benchmark.perf_models", "cache": "emobench.benchmark.perf_cache",
+           "ot": "emobench.benchmark.perf_ot"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

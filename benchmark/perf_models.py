@@ -4,7 +4,7 @@ published on other inputs are measured on those (`PAPER_INPUTS`): Foal-Net on IE
 it (audio 299 x 1024 WavLM frames, video 180 x 768 CLIP frames, 4 classes, batch 16; WavLM itself not included).
 
 Run: `python -m emobench.benchmark.perf_models [model ...] [--steps 5] [--warmup 2] [--threads 2] [--batch-size 64]`
-(default models: tailor carat foalnet). Prints one row per model: its inputs, parameters, the median wall-clock
+(default models: tailor carat foalnet helo). Prints one row per model: its inputs, parameters, the median wall-clock
 seconds per step after the warm-up steps, and the median process CPU seconds (all threads; less sensitive to other
 load on the machine).
 Reference, measured once by the EmoBench developers with the official code (TAILOR kniter1/TAILOR d61121ba, CARAT
@@ -92,7 +92,7 @@ def step_times(model: EmotionModel, batch: EmotionBatch, steps: int,
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", default=["tailor", "carat", "foalnet"], help="registered model names")
+    parser.add_argument("models", nargs="*", default=["tailor", "carat", "foalnet", "helo"], help="registered model names")
     parser.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")

@@ -49,7 +49,7 @@ def test_default_sweep_covers_every_model_twin_and_3_seeds():
     assert {c.seed for c in cells} == {0, 1, 2}
 
 
-PAPER_DATASETS = ["mosei", "m3ed", "iemocap", "deap", "dreamer"]
+PAPER_DATASETS = ["mosei", "m3ed", "iemocap", "deap", "dreamer", "wesad"]
 
 
 def test_paper_sweep_names_missing_readers_clearly():
@@ -76,7 +76,7 @@ def test_paper_sweep_runs_each_method_with_its_official_protocol():
     official = {"tailor": {"threshold": 0.35, "optimizer": "bertadam"},
                 "carat": {"threshold": 0.25, "optimizer": "bertadam"},
                 "mult": {"optimizer": "adam", "schedule": "plateau"}}
-    epochs = {"mult": 40, "foalnet": 40}  # MulT main.py / Foal-Net train.py; TAILOR and CARAT train 20
+    epochs = {"mult": 40, "foalnet": 40, "helo": 100}  # MulT / Foal-Net official; HeLo's guessed recipe; else 20
     clip = {"mult": 0.8, "foalnet": 0.0}  # MulT --clip 0.8, Foal-Net none; TAILOR and CARAT 1.0
     for cell in cells:
         assert cell.config["model_args"] == official.get(cell.model, {}), cell.model
