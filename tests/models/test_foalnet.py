@@ -216,7 +216,7 @@ def test_wavlm_encoder_errors_name_the_fix(monkeypatch):
 
 
 def test_wavlm_encoder_fine_tunes_a_local_checkpoint_with_the_cnn_frozen(tmp_path):
-    # Optional extra: runs only where `transformers` is installed (pip install -e ".[wavlm]").
+    # Optional extra for users (pip install -e ".[wavlm]"); the dev extra installs it, so CI runs this test.
     transformers = pytest.importorskip("transformers")
     config = transformers.WavLMConfig(
         hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, conv_dim=(8, 8),
