@@ -10,19 +10,15 @@ from pathlib import Path
 import pytest
 
 from emobench.benchmark.cli import main
-from emobench.datamodules import DATAMODULES
-from emobench.models import MODELS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gated_fusion.py"
 SMALL_TWIN = ["data_args.num_samples=120", "data_args.seq_len=4"]
 
 
 @pytest.fixture(autouse=True)
-def _wide_console_and_clean_registries(monkeypatch):
-    """Rows on one line each; classes registered by a test's user module are forgotten after it."""
+def _wide_console(monkeypatch):
+    """Rows on one line each (registries and user modules are reset by tests/conftest.py)."""
     monkeypatch.setenv("COLUMNS", "400")
-    for registry in (MODELS, DATAMODULES):
-        monkeypatch.setattr(registry, "_classes", dict(registry._classes))
 
 
 def check(args: list[str], capsys) -> tuple[int, str, set[str]]:
