@@ -29,7 +29,9 @@ def split_indices(
 
     official: the dataset's own train/valid/test split.  kfold: rows in `num_folds` folds, validation a random
     `val_fraction` of the other rows.  group-kfold / loso: whole groups (subjects, sessions) per fold and
-    validation groups drawn from the training groups, so validation is as group-independent as test.
+    validation groups drawn from the training groups, so validation is as group-independent as test.  In loso,
+    fold k holds out the k-th group in sorted order (fold 0 = subject 1 / session 1), so per-group results
+    can be reported; group-kfold assigns shuffled groups to folds.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got <protocol={protocol}>.")
@@ -50,12 +52,13 @@ def split_indices(
         n_val = max(1, int(round(val_fraction * len(rest))))
         return np.sort(rest[n_val:]), np.sort(rest[:n_val]), test
     groups = _need_groups(groups, protocol)
-    unique = rng.permutation(np.unique(groups))
-    folds = len(unique) if protocol == "loso" else num_folds
-    if folds < 2 or folds > len(unique):
-        raise ValueError(f"{protocol} needs 2 <= num_folds <= {len(unique)} groups, got <num_folds={folds}>.")
+    ordered = np.unique(groups)
+    folds = len(ordered) if protocol == "loso" else num_folds
+    if folds < 2 or folds > len(ordered):
+        raise ValueError(f"{protocol} needs 2 <= num_folds <= {len(ordered)} groups, got <num_folds={folds}>.")
+    unique = ordered if protocol == "loso" else rng.permutation(ordered)
     test_groups = unique[fold::folds]
-    rest = np.array([g for g in unique if g not in set(test_groups)])
+    rest = rng.permutation(np.array([g for g in unique if g not in set(test_groups)]))
     n_val = max(1, int(round(val_fraction * len(rest))))
     if n_val >= len(rest):
         raise ValueError(f"{protocol}: too few groups ({len(unique)}) to hold out test and validation groups.")

@@ -1,0 +1,40 @@
+"""Protocols in datamodules/folds.py: group disjointness on every fold, loso order, kfold coverage."""
+
+import numpy as np
+import pytest
+
+from emobench.datamodules.folds import count_folds, split_indices
+
+GROUPS = np.array(["s10", "s02", "s01", "s10", "s02", "s01", "s03", "s03", "s04", "s04", "s02", "s01"])
+
+
+def _split(protocol, fold, groups=GROUPS, num_folds=2, seed=3):
+    return split_indices(protocol, fold, num_folds, 0.25, seed, None, groups, len(groups))
+
+
+@pytest.mark.parametrize("protocol", ["loso", "group-kfold"])
+def test_group_protocols_never_share_a_group_on_any_fold(protocol):
+    tested = []
+    for fold in range(count_folds(protocol, 2, GROUPS)):
+        train, valid, test = _split(protocol, fold)
+        sets = [set(GROUPS[i]) for i in (train, valid, test)]
+        assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2]), fold
+        assert len(train) + len(valid) + len(test) == len(GROUPS)
+        tested.extend(sorted(sets[2]))
+    assert sorted(tested) == sorted(set(GROUPS))  # every group is tested exactly once
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_loso_fold_k_holds_out_the_kth_group_in_sorted_order(seed):
+    for fold, group in enumerate(sorted(set(GROUPS))):
+        test = _split("loso", fold, seed=seed)[2]
+        assert set(GROUPS[test]) == {group}
+
+
+def test_kfold_tests_every_row_once_and_validates_outside_test():
+    n, seen = 23, []
+    for fold in range(4):
+        train, valid, test = split_indices("kfold", fold, 4, 0.2, 0, None, None, n)
+        assert not (set(valid) & set(test) or set(train) & set(test) or set(train) & set(valid))
+        seen.extend(test)
+    assert sorted(seen) == list(range(n))
