@@ -51,6 +51,14 @@ class LogMel:
     fmax: float = 8000.0
     max_frames: int = 600
 
+    @property
+    def steps(self) -> int:
+        return self.max_frames
+
+    @property
+    def dim(self) -> int:
+        return self.n_mels
+
     def __call__(self, wave: np.ndarray) -> np.ndarray:
         """(frames, n_mels) float32 log-mel of a mono float waveform at 16 kHz, at most `max_frames` frames."""
         librosa = require("librosa", "librosa", "Computing log-mel spectrograms")
@@ -60,6 +68,25 @@ class LogMel:
                                                hop_length=self.hop_length, window="hann", center=True, power=2.0,
                                                n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
         return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).T[: self.max_frames].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Waveform:
+    """The samples themselves as (samples, 1) float32, at most `max_samples` (for encoders that read the waveform,
+    e.g. WavLM: Foal-Net cuts each utterance to 6 s = 96,000 samples and feeds them unnormalised)."""
+
+    max_samples: int = 96_000
+
+    @property
+    def steps(self) -> int:
+        return self.max_samples
+
+    @property
+    def dim(self) -> int:
+        return 1
+
+    def __call__(self, wave: np.ndarray) -> np.ndarray:
+        return np.asarray(wave[: self.max_samples], dtype=np.float32)[:, None]
 
 
 def read_wav(path: Path) -> np.ndarray:

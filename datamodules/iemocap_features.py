@@ -103,9 +103,9 @@ def fill_frames(folder: Path, ids: Sequence[str], dim: int, steps: int, modality
 
 
 # ---- the raw release -----------------------------------------------------------------------------------------------
-def read_release(release: Path, classes: dict[str, int], log_mel: extractors.LogMel, visual: Path | None,
-                 visual_steps: int, nonfinite: str, spill_dir: Path) -> DatasetArrays:
-    """Audio (log-mel of each utterance wav), text (sentence embedding of its transcript) and, when `visual` is
+def read_release(release: Path, classes: dict[str, int], audio_features: extractors.LogMel | extractors.Waveform,
+                 visual: Path | None, visual_steps: int, nonfinite: str, spill_dir: Path) -> DatasetArrays:
+    """Audio (`audio_features` of each utterance wav: log-mel or the samples), text (sentence embedding of its transcript) and, when `visual` is
     given, visual frames from `.npy` files, for the utterances whose consensus code `classes` keeps."""
     found = utterances(release)
     kept = [u for u, keep in zip(found, select([u.code for u in found], classes, str(release)), strict=True)
@@ -119,14 +119,14 @@ def read_release(release: Path, classes: dict[str, int], log_mel: extractors.Log
             f"{len(missing)} utterance wav(s) not found, e.g. {missing[0]}. Expected "
             "Session<N>/sentences/wav/<dialog>/<utt_id>.wav for every labelled utterance. Make sure the "
             f"{release.name} folder is complete.")
-    log.info("iemocap: computing log-mel spectrograms of %d utterance wavs and embedding their transcripts",
-             len(kept))
-    audio = feature_buffer((len(kept), log_mel.max_frames, log_mel.n_mels), spill_dir)
+    log.info("iemocap: reading %d utterance wavs (%s) and embedding their transcripts", len(kept),
+             type(audio_features).__name__)
+    audio = feature_buffer((len(kept), audio_features.steps, audio_features.dim), spill_dir)
     audio_mask = np.zeros(audio.shape[:2], dtype=bool)
     for row, utterance in enumerate(kept):
-        spectrogram = log_mel(extractors.read_wav(utterance.wav))
-        audio[row, :len(spectrogram)] = spectrogram
-        audio_mask[row, :len(spectrogram)] = True
+        features = audio_features(extractors.read_wav(utterance.wav))
+        audio[row, :len(features)] = features
+        audio_mask[row, :len(features)] = True
     texts = transcripts(release, [(u.session_folder, u.dialog) for u in kept])
     untranscribed = [u.id for u in kept if u.id not in texts]
     if untranscribed:

@@ -148,3 +148,15 @@ def test_a_missing_wav_or_transcript_is_named(tmp_path):
     (release_dir / "Session2" / "dialog" / "transcriptions" / "Ses02M_script01_1.txt").unlink()
     with pytest.raises(DatasetNotFoundError, match="transcriptions/Ses02M_script01_1.txt"):
         _dm(root, tmp_path, cache_dir=str(tmp_path / "other")).setup()
+
+
+def test_waveform_audio_is_the_samples_cut_to_the_cap(release, tmp_path):
+    root, written = release
+    dm = _dm(root, tmp_path, audio_features="waveform", audio_steps=12_000)
+    assert not dm.normalize, "waveforms are fed as they are (Foal-Net's WavLM input)"
+    assert {m.name: (m.dim, m.seq_len) for m in dm.modalities}["audio"] == (1, 12_000)
+    for row, utterance in enumerate(dm.arrays.ids.tolist()):
+        wave = written.waves[utterance][:12_000]
+        np.testing.assert_array_equal(dm.arrays.inputs["audio"][row, :len(wave), 0], wave)
+        assert dm.arrays.masks["audio"][row].sum() == len(wave)
+    assert DATAMODULES.get("iemocap")(root=str(root), audio_features="waveform").modalities[0].seq_len == 96_000
