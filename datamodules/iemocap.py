@@ -84,7 +84,8 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
       optional extra ``pip install "emobench[iemocap]"``; features are computed once and cached. Z-scored by
       default (computed features).
     - foalnet: audio (≤ 299, 1024) WavLM-large frames (6 s, Foal-Net's cut), visual (≤ 180, 768) CLIP frames
-      (Foal-Net's cut), both from ``<dir>/session0<K>/<utt_id>.npy``; labels from the lists (``exc`` already
+      (Foal-Net's cut), both from ``<dir>/session0<K>/<utt_id>.npy`` (Foal-Net names the file after the wav, the
+      same name in its lists); labels from the lists (``exc`` already
       merged into ``hap``; each utterance once over all lists). Foal-Net fine-tunes WavLM on the wav itself; these
       are precomputed frames (see `models/foalnet.py` for the end-to-end option). Fed raw, as Foal-Net does.
     - mult: text 300 / audio 74 / visual 35 per step, 20 steps aligned, 20 / 400 / 500 unaligned; the file's
@@ -221,9 +222,9 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
                 f"the docstring of {self._docs()}.")
         if layout not in self.layouts_with_classes:
             raise DatasetFormatError(
-                f"{self.dataset_name}: the {layout} layout in {root} has only the four classes hap (with exc), neu, "
-                f"sad, ang, not the {len(self.task_labels)} of {self.dataset_name} ({', '.join(self.task_labels)}). "
-                "Make sure to use dataset iemocap with it, or the raw release / DialogueRNN pickle for iemocap-6.")
+                f"{self.dataset_name}: the {layout} layout in {root} has four classes (happy, neutral, sad, angry), "
+                f"not the {len(self.task_labels)} of {self.dataset_name} ({', '.join(self.task_labels)}). Make sure "
+                "to use dataset iemocap with it, or the raw release / DialogueRNN pickle for iemocap-6.")
         if layout == "mult":
             return require_files(root, [MULT_FILES[self.aligned]], self.dataset_name, _OBTAIN, self._docs(),
                                  f"MulT's {MULT_FILES[self.aligned]} (aligned={self.aligned})")
@@ -304,7 +305,8 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
 
 class Iemocap6DataModule(IemocapDataModule, name="iemocap-6"):
     """IEMOCAP, 6-class utterance emotion recognition as DialogueRNN / COGMEN: happy, sad, neutral, angry, excited,
-    frustrated (their indices 0..5), 7,433 utterances on the release. Same files, layouts, protocol and options as
+    frustrated (their indices 0..5): 7,380 utterances by the release's consensus codes (published per-code counts;
+    DialogueRNN's pickle is reported to hold 7,433). Same files, layouts, protocol and options as
     `IemocapDataModule` (see its docstring), but only the raw release and DialogueRNN's pickle carry these classes;
     Foal-Net's lists and MulT's pickles have four."""
 

@@ -41,7 +41,7 @@ def test_lists_and_frames_with_the_official_caps(tmp_path):
 
 def test_iemocap_6_refuses_the_four_class_lists(tmp_path):
     write_foalnet(tmp_path / "foalnet")
-    with pytest.raises(DatasetFormatError, match="only the four classes"):
+    with pytest.raises(DatasetFormatError, match="has four classes"):
         _dm(tmp_path, "iemocap-6").setup()
 
 

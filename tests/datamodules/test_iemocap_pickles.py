@@ -3,6 +3,7 @@ from DialogueRNN's Python-2 pickle (6-class ids mapped, sessions from the dialog
 
 from __future__ import annotations
 
+import logging
 import pickle
 
 import numpy as np
@@ -31,9 +32,13 @@ def _dm(tmp_path, name="iemocap", **kwargs):
 
 
 @pytest.mark.parametrize("aligned", [True, False])
-def test_mult_keeps_rows_with_exactly_one_emotion_in_its_own_split(tmp_path, aligned):
+def test_mult_keeps_rows_with_exactly_one_emotion_in_its_own_split(tmp_path, aligned, caplog):
     data = write_mult(tmp_path / "data", aligned=aligned)
     dm = _dm(tmp_path, aligned=aligned)
+    with caplog.at_level(logging.INFO, logger="emobench.datamodules.iemocap_pickles"):
+        dm.setup()
+    assert "train: dropped 1 of 5 rows without exactly one" in caplog.text
+    assert "valid: dropped 1 of 2 rows" in caplog.text
     assert dm.protocol == "official" and not dm.normalize
     steps = (20, 20, 20) if aligned else (20, 400, 500)
     assert {m.name: (m.dim, m.seq_len) for m in dm.modalities} == dict(zip(

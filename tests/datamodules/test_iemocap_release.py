@@ -128,12 +128,20 @@ def test_a_missing_extra_names_it(release, tmp_path, monkeypatch):
         _dm(root, tmp_path).setup()
 
 
-def test_a_corrupt_wav_is_named(tmp_path):
+@pytest.mark.parametrize(("damage", "found"), [("truncated", "could not be read"), ("22 kHz", "22050 Hz"),
+                                               ("stereo", "2 channel")])
+def test_a_bad_wav_is_named(tmp_path, damage, found):
+    import soundfile
+
     root = tmp_path / "data"
     write_release(root)
     wav = next((root / "IEMOCAP_full_release" / "Session2").rglob("Ses02M_script01_1_F001.wav"))
-    wav.write_bytes(wav.read_bytes()[:30])
-    with pytest.raises(DatasetFormatError, match="Ses02M_script01_1_F001.wav"):
+    if damage == "truncated":
+        wav.write_bytes(wav.read_bytes()[:30])
+    else:
+        rate, channels = (22050, 1) if damage == "22 kHz" else (16000, 2)
+        soundfile.write(str(wav), np.zeros((8000, channels), np.float32), rate, subtype="PCM_16")
+    with pytest.raises(DatasetFormatError, match=f"Ses02M_script01_1_F001.wav.*{found}"):
         _dm(root, tmp_path).setup()
 
 
