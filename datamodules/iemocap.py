@@ -139,7 +139,7 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
         self.caps = {"audio": audio_steps, "visual": visual_steps, "text": text_steps}
         self.audio_dir, self.visual_dir, self.n_mels = audio_dir, visual_dir, n_mels
         self.audio_features = audio_features
-        detected = self._layout_or_none(strict=False)
+        detected = self._layout_or_none(strict=False) or self.fallback_layout
         if kwargs.get("protocol") is None:
             self.protocol = "official" if detected == "mult" else "loso"
         if kwargs.get("normalize") is None:  # computed features z-scored; files and waveforms fed as they are
@@ -171,7 +171,7 @@ class IemocapDataModule(EmotionDataModule, name="iemocap"):
             if not strict:
                 return None
             raise DatasetNotFoundError(
-                f"iemocap: {self.root} holds several layouts ({', '.join(found)}). Make sure to pass "
+                f"{self.dataset_name}: {self.root} holds several layouts ({', '.join(found)}). Make sure to pass "
                 "data_args.layout=<one of them> to choose.")
         return found[0] if found else None
 
