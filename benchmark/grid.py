@@ -201,7 +201,11 @@ def resolve_names(cfg: DictConfig, path: Path, declared: dict[str, Any] | None =
               "the sweep.")
     # An override naming no entry is a misspelling, unless the sweep file lists that entry and the command line
     # narrowed the grid (`emobench sweep paper datasets=[mosei]`): `declared` holds the file's own lists.
-    listed = {kind: set(v) if isinstance(v, list | tuple) else set() for kind, v in (declared or {}).items()}
+    # A file declaring `all` / `all_twins` lists every registered model / dataset (twin).
+    registered = {"models": MODELS.names(), "datasets": DATAMODULES.names()}
+    listed = {kind: set(v) if isinstance(v, list | tuple) else
+              {n for n in registered[kind] if v == "all" or is_twin(n)} if v in ("all", "all_twins") else set()
+              for kind, v in (declared or {}).items()}
     stray = [f"model_overrides.{k}" for k in cfg.model_overrides
              if k not in models and k not in listed.get("models", ())]
     stray += [f"dataset_overrides.{k}" for k in cfg.dataset_overrides
@@ -299,5 +303,6 @@ def load_grid(sweep: str | Path, overrides: list[str] | None = None,
     except OmegaConfBaseException as err:
         raise ConfigError(f"command line: {err}") from err
     file_lists = load_yaml(path)
-    declared = {k: list(file_lists[k]) if OmegaConf.is_list(file_lists.get(k)) else None for k in ("models", "datasets")}
+    declared = {k: list(file_lists[k]) if OmegaConf.is_list(file_lists.get(k)) else file_lists.get(k)
+                for k in ("models", "datasets")}
     return cfg, expand(cfg, path, cli, output, declared)

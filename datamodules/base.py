@@ -123,6 +123,11 @@ class EmotionDataModule(L.LightningDataModule):
         """Files whose size/mtime key the cache; [] disables caching (e.g. generated data)."""
         return []
 
+    def validation_groups(self) -> np.ndarray | None:
+        """(N,) units nested in `arrays.groups` from which group protocols draw validation (e.g. speakers within
+        sessions), or None to validate on whole groups (default)."""
+        return None
+
     def options(self) -> dict[str, Any]:
         """Options that change what `read()` returns (part of the cache key)."""
         return {k: v for k, v in self.hparams.items() if k not in _LOADER_OPTIONS}
@@ -167,8 +172,9 @@ class EmotionDataModule(L.LightningDataModule):
             return
         self._setup_fold = self.fold
         arrays = self.arrays
+        units = self.validation_groups() if self.protocol in ("loso", "group-kfold") else None
         train, valid, test = split_indices(self.protocol, self.fold, self._num_folds, self.val_fraction,
-                                           self.split_seed, arrays.split, arrays.groups, len(arrays))
+                                           self.split_seed, arrays.split, arrays.groups, len(arrays), units)
         for name, rows in (("train", train), ("valid", valid), ("test", test)):
             if len(rows) == 0:
                 raise ValueError(f"{self.dataset_name}: the {name} split of fold {self.fold} "

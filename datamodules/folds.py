@@ -24,6 +24,7 @@ def split_indices(
     split: np.ndarray | None,
     groups: np.ndarray | None,
     n: int,
+    val_groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, valid, test) row indices of fold `fold`.
 
@@ -31,7 +32,10 @@ def split_indices(
     `val_fraction` of the other rows.  group-kfold / loso: whole groups (subjects, sessions) per fold and
     validation groups drawn from the training groups, so validation is as group-independent as test.  In loso,
     fold k holds out the k-th group in sorted order (fold 0 = subject 1 / session 1), so per-group results
-    can be reported; group-kfold assigns shuffled groups to folds.
+    can be reported; group-kfold assigns shuffled groups to folds. `val_groups` (N,) (group protocols only): finer
+    units nested in the groups (e.g. the speakers of IEMOCAP's sessions); validation is then a `val_fraction` (at
+    least one) of the training groups' units instead of whole groups, so it stays unit-independent without
+    taking a whole group from training.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got <protocol={protocol}>.")
@@ -58,6 +62,8 @@ def split_indices(
         raise ValueError(f"{protocol} needs 2 <= num_folds <= {len(ordered)} groups, got <num_folds={folds}>.")
     unique = ordered if protocol == "loso" else rng.permutation(ordered)
     test_groups = unique[fold::folds]
+    if val_groups is not None:
+        return _validate_on_units(protocol, np.asarray(val_groups), groups, test_groups, val_fraction, rng)
     rest = rng.permutation(np.array([g for g in unique if g not in set(test_groups)]))
     n_val = max(1, int(round(val_fraction * len(rest))))
     if n_val >= len(rest):
@@ -67,6 +73,26 @@ def split_indices(
     valid = np.flatnonzero(np.isin(groups, val_groups))
     train = np.flatnonzero(~np.isin(groups, np.concatenate([test_groups, val_groups])))
     return train, valid, test
+
+
+def _validate_on_units(protocol: str, units: np.ndarray, groups: np.ndarray, test_groups: np.ndarray,
+                       val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Test = the rows of `test_groups`; validation = whole units drawn from the other rows' units."""
+    if units.shape != groups.shape:
+        raise ValueError(f"val_groups has shape {units.shape}, expected one unit per row {groups.shape}.")
+    in_test = np.isin(groups, test_groups)
+    rest = np.flatnonzero(~in_test)
+    shared = np.intersect1d(units[in_test], units[rest])
+    if len(shared):
+        raise ValueError(f"{protocol}: validation units {shared.tolist()[:5]} occur in both test and training "
+                         "groups; val_groups must be nested in the groups.")
+    candidates = rng.permutation(np.unique(units[rest]))
+    n_val = max(1, int(round(val_fraction * len(candidates))))
+    if n_val >= len(candidates):
+        raise ValueError(f"{protocol}: too few validation units ({len(candidates)}) in the training groups to hold "
+                         "out validation units and still train.")
+    valid = np.isin(units[rest], candidates[:n_val])
+    return rest[~valid], rest[valid], np.flatnonzero(in_test)
 
 
 def _need_groups(groups: np.ndarray | None, protocol: str) -> np.ndarray:

@@ -120,3 +120,13 @@ def test_default_sweep_runs_shrunk(tmp_path):
                  "--quiet", "--no-leaderboard"])
     assert code == 0
     assert len(load_records(cells_dir(out, "default"))) == 5
+
+
+def test_paper_sweep_narrows_to_one_method_on_the_command_line():
+    """`models: all` in the file declares every method, so `models=[foalnet]` keeps the other methods' overrides
+    legal (they name entries of the file); a misspelt override is still refused."""
+    cfg, cells = grid.load_grid("paper", ["models=[foalnet]", "datasets=[mosei]", "folds=[0]"])
+    assert {c.model for c in cells} == {"foalnet"} and cells[0].config["trainer"]["max_epochs"] == 40
+    with pytest.raises(ConfigError, match="model_overrides.foalnt"):
+        grid.load_grid("paper", ["models=[foalnet]", "datasets=[mosei]", "folds=[0]",
+                                 "model_overrides.foalnt.trainer.max_epochs=1"])

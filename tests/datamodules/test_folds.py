@@ -38,3 +38,30 @@ def test_kfold_tests_every_row_once_and_validates_outside_test():
         assert not (set(valid) & set(test) or set(train) & set(test) or set(train) & set(valid))
         seen.extend(test)
     assert sorted(seen) == list(range(n))
+
+
+# Sessions s1..s3, two speakers each (IEMOCAP-like): validation units nested in the groups.
+SESSIONS = np.repeat(np.array(["s1", "s2", "s3"]), 4)
+SPEAKERS = np.array([f"{s}{'FM'[i % 2]}" for i, s in enumerate(SESSIONS)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_loso_with_validation_units_validates_on_training_speakers_only(seed):
+    for fold, session in enumerate(["s1", "s2", "s3"]):
+        train, valid, test = split_indices("loso", fold, 0, 0.1, seed, None, SESSIONS, len(SESSIONS), SPEAKERS)
+        assert set(SESSIONS[test]) == {session}, "fold k holds out the k-th session"
+        assert session not in set(SESSIONS[train]) | set(SESSIONS[valid]), "no test-session row in train or valid"
+        assert len(set(SPEAKERS[valid])) == 1 and not set(SPEAKERS[valid]) & set(SPEAKERS[train])
+        assert sorted(np.concatenate([train, valid, test]).tolist()) == list(range(len(SESSIONS)))
+
+
+def test_validation_units_must_leave_training_units():
+    sessions, speakers = np.array(["s1", "s1", "s2"]), np.array(["a", "a", "b"])
+    with pytest.raises(ValueError, match="too few validation units"):
+        split_indices("loso", 0, 0, 0.1, 0, None, sessions, 3, speakers)
+
+
+def test_validation_units_must_be_nested_in_groups():
+    sessions, speakers = np.array(["s1", "s2", "s2", "s3"]), np.array(["a", "a", "b", "c"])
+    with pytest.raises(ValueError, match="nested"):
+        split_indices("loso", 0, 0, 0.1, 0, None, sessions, 4, speakers)
