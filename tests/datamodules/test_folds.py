@@ -38,3 +38,55 @@ def test_kfold_tests_every_row_once_and_validates_outside_test():
         assert not (set(valid) & set(test) or set(train) & set(test) or set(train) & set(valid))
         seen.extend(test)
     assert sorted(seen) == list(range(n))
+
+
+def _trial_table(subjects: int = 3, trials: int = 7, segments: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Subject ids (shuffled, not starting at 0) and unique trial ids of rows that are segments of trials."""
+    subject = np.repeat(np.array([12, 3, 7])[:subjects], trials * segments)
+    trial = np.repeat(np.arange(subjects * trials), segments)
+    order = np.random.default_rng(0).permutation(len(subject))
+    return subject[order], trial[order]
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_subject_dependent_trains_and_tests_one_subject_trialwise(seed):
+    groups, trials = _trial_table()
+    k = 3
+    assert count_folds("subject-dependent", k, groups) == 3 * k
+    tested = {}
+    for fold in range(count_folds("subject-dependent", k, groups)):
+        train, valid, test = split_indices("subject-dependent", fold, k, 0.2, seed, None, groups, len(groups), trials)
+        subject = sorted(set(groups))[fold // k]  # fold f -> the (f // k)-th subject in sorted order
+        assert set(groups[np.concatenate([train, valid, test])]) == {subject}
+        assert len(train) and len(valid) and len(test)
+        parts = [set(trials[rows]) for rows in (train, valid, test)]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2]), "a trial is split"
+        assert len(train) + len(valid) + len(test) == int((groups == subject).sum())
+        for t in parts[2]:
+            assert t not in tested, f"trial {t} tested twice"
+            tested[t] = fold
+    assert sorted(tested) == sorted(set(trials))  # every trial of every subject is tested exactly once
+
+
+def test_subject_dependent_needs_trials_and_enough_of_them():
+    groups, trials = _trial_table(trials=4)
+    with pytest.raises(ValueError, match="needs each row's trial"):
+        split_indices("subject-dependent", 0, 2, 0.2, 0, None, groups, len(groups), None)
+    with pytest.raises(ValueError, match="num_folds"):  # 4 trials in 5 folds
+        split_indices("subject-dependent", 0, 5, 0.2, 0, None, groups, len(groups), trials)
+    groups, trials = _trial_table(trials=3)
+    with pytest.raises(ValueError, match="num_folds"):  # a 2-trial test fold leaves 1 trial: no validation
+        split_indices("subject-dependent", 0, 2, 0.2, 0, None, groups, len(groups), trials)
+    with pytest.raises(ValueError, match="out of range"):
+        split_indices("subject-dependent", 3 * 2, 2, 0.2, 0, None, groups, len(groups), trials)
+
+
+def test_kfold_keeps_each_trial_on_one_side_when_trials_are_known():
+    groups, trials = _trial_table()
+    seen = []
+    for fold in range(4):
+        train, valid, test = split_indices("kfold", fold, 4, 0.2, 1, None, groups, len(groups), trials)
+        parts = [set(trials[rows]) for rows in (train, valid, test)]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2]), "a trial is split"
+        seen.extend(test)
+    assert sorted(seen) == list(range(len(groups)))
