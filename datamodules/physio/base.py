@@ -51,8 +51,8 @@ class PhysioDataModule(EmotionDataModule):
         baseline_removal: subtract the features of each trial's averaged baseline window (TorchEEG
             `apply_to_baseline=True` + `BaselineRemoval()`), for streams that have a baseline.
         target: distribution | binary | quadrant (`datamodules.physio.targets`), or the reader's own.
-        threshold: binary / quadrant threshold; None = the dataset's `default_threshold`.
-        threshold_operator: ">=" (high when rating >= threshold, TorchEEG) or ">".
+        binary_threshold: threshold of the binary and quadrant targets; None = the dataset's `default_threshold`.
+        binary_operator: ">=" (high when rating >= threshold, TorchEEG) or ">".
         kernel_sigma: width of the Gaussian kernel of the distribution target (ratings rescaled to -1..1).
         use_dominance: use the dominance rating (where there is one) in the distribution target.
         **kwargs: EmotionDataModule options (root, protocol, fold, num_folds, ...).
@@ -69,7 +69,7 @@ class PhysioDataModule(EmotionDataModule):
     signal_options: ClassVar[tuple[str, ...]] = ("features", "baseline_removal")
 
     def __init__(self, features: str = "handcrafted", segment_seconds: int = 10, baseline_removal: bool = True,
-                 target: str = "distribution", threshold: float | None = None, threshold_operator: str = ">=",
+                 target: str = "distribution", binary_threshold: float | None = None, binary_operator: str = ">=",
                  kernel_sigma: float = targets_lib.DEFAULT_SIGMA, use_dominance: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if features not in FEATURE_MODES:
@@ -78,8 +78,8 @@ class PhysioDataModule(EmotionDataModule):
             raise ValueError(f"<segment_seconds={segment_seconds}> must be a whole number >= 1.")
         if target not in self.targets:
             raise ValueError(f"<target={target!r}> must be one of {list(self.targets)} for {self.dataset_name}.")
-        if threshold_operator not in targets_lib.OPERATORS:
-            raise ValueError(f"<threshold_operator={threshold_operator!r}> must be one of "
+        if binary_operator not in targets_lib.OPERATORS:
+            raise ValueError(f"<binary_operator={binary_operator!r}> must be one of "
                              f"{list(targets_lib.OPERATORS)}.")
         if kernel_sigma <= 0:
             raise ValueError(f"<kernel_sigma={kernel_sigma}> must be > 0.")
@@ -87,8 +87,8 @@ class PhysioDataModule(EmotionDataModule):
         self.segment_seconds = int(segment_seconds)
         self.baseline_removal = baseline_removal
         self.target = target
-        self.threshold = self.default_threshold if threshold is None else float(threshold)
-        self.threshold_operator = threshold_operator
+        self.binary_threshold = self.default_threshold if binary_threshold is None else float(binary_threshold)
+        self.binary_operator = binary_operator
         self.kernel_sigma = kernel_sigma
         self.use_dominance = use_dominance
 
@@ -116,7 +116,7 @@ class PhysioDataModule(EmotionDataModule):
     def trial_targets(self, ratings: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Targets of each trial from its (T, R) ratings and (T,) labels."""
         return targets_lib.rating_targets(self.target, ratings, self.rating_names, self.rating_scale,
-                                          self.threshold, self.threshold_operator, self.kernel_sigma,
+                                          self.binary_threshold, self.binary_operator, self.kernel_sigma,
                                           self.use_dominance)
 
     # ---- EmotionDataModule ----------------------------------------------------------------------------------

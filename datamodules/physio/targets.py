@@ -64,7 +64,7 @@ def emotion_distribution(vad: np.ndarray, sigma: float = DEFAULT_SIGMA) -> np.nd
 def binarise(ratings: np.ndarray, threshold: float, operator: str = ">=") -> np.ndarray:
     """1.0 where rating `operator` threshold, else 0.0 (float32, same shape)."""
     if operator not in OPERATORS:
-        raise ValueError(f"<threshold_operator={operator!r}> must be one of {list(OPERATORS)}.")
+        raise ValueError(f"<binary_operator={operator!r}> must be one of {list(OPERATORS)}.")
     ratings = np.asarray(ratings, dtype=np.float64)
     high = ratings >= threshold if operator == ">=" else ratings > threshold
     return high.astype(np.float32)

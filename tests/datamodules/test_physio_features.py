@@ -10,44 +10,18 @@ from scipy.signal import butter, lfilter
 
 from emobench.datamodules.physio import features
 from emobench.datamodules.physio.recording import Stream
-
-# TorchEEG 1.1.3 torcheeg/transforms/numpy/band.py: BandTransform defaults (order 5, these bands, in this order).
-TORCHEEG_BANDS = {"theta": [4, 8], "alpha": [8, 14], "beta": [14, 31], "gamma": [31, 49]}
-
-
-def torcheeg_band_de(eeg: np.ndarray, sampling_rate: int = 128, order: int = 5) -> np.ndarray:
-    """BandDifferentialEntropy.apply written out: per band, per channel, butter_bandpass + lfilter on the chunk,
-    then 1/2 log2(2 pi e var); np.stack(band_list, axis=-1) -> (channels, bands)."""
-    band_list = []
-    for low, high in TORCHEEG_BANDS.values():
-        nyq = 0.5 * sampling_rate
-        b, a = butter(order, [low / nyq, high / nyq], btype="band")
-        band_list.append(np.array([1 / 2 * np.log2(2 * np.pi * np.e * np.var(lfilter(b, a, c))) for c in eeg]))
-    return np.stack(band_list, axis=-1)
-
-
-def torcheeg_deap_trial(trial: np.ndarray, chunk: int = 128, num_baseline: int = 3) -> np.ndarray:
-    """DEAPDataset.process_record for one trial (channels, 384 + n x 128) with offline_transform
-    BandDifferentialEntropy(apply_to_baseline=True) and online BaselineRemoval(): (chunks, channels, bands)."""
-    channels = trial.shape[0]
-    baseline = trial[:, : chunk * num_baseline].reshape(channels, num_baseline, chunk).mean(axis=1)
-    t_baseline = torcheeg_band_de(baseline)
-    out, start = [], chunk * num_baseline
-    while start + chunk <= trial.shape[1]:
-        out.append(torcheeg_band_de(trial[:, start:start + chunk]) - t_baseline)
-        start += chunk
-    return np.stack(out)
+from tests.fixtures import torcheeg_reference
 
 
 def test_differential_entropy_with_baseline_removal_equals_torcheeg():
     rng = np.random.default_rng(0)
-    trials = rng.normal(0, 20, size=(3, 32, 384 + 4 * 128)) + rng.normal(0, 5, size=(3, 32, 1))
+    trials = rng.normal(0, 20, size=(3, 40, 384 + 4 * 128)) + rng.normal(0, 5, size=(3, 40, 1))
     stream = Stream("eeg", tuple(f"c{i}" for i in range(32)), 128, "de")
-    windows = np.concatenate([features.to_windows(t[:, 384:], 128, 4) for t in trials])
+    windows = np.concatenate([features.to_windows(t[:32, 384:], 128, 4) for t in trials])
     window_trial = np.repeat(np.arange(3), 4)
-    templates = np.stack([features.baseline_template(t[:, :384], 128) for t in trials])
+    templates = np.stack([features.baseline_template(t[:32, :384], 128) for t in trials])
     ours = features.remove_baseline(features.stream_features(windows, stream), templates, window_trial, stream)
-    reference = np.concatenate([torcheeg_deap_trial(t) for t in trials]).reshape(12, -1)  # (channel, band) order
+    reference = np.concatenate([torcheeg_reference.deap_trial(t) for t in trials]).reshape(12, -1)  # (channel, band)
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=0)
     assert np.abs(ours).max() > 0.1  # the baseline did not cancel everything
 

@@ -67,7 +67,7 @@ def test_task_specs_and_errors():
     assert targets.task_spec("distribution", NAMES).labels == targets.EMOTIONS
     with pytest.raises(ValueError, match="target"):
         targets.task_spec("regression", NAMES)
-    with pytest.raises(ValueError, match="threshold_operator"):
+    with pytest.raises(ValueError, match="binary_operator"):
         targets.binarise(np.ones(2), 5.0, "=>")
     with pytest.raises(ValueError, match="valence and arousal"):
         targets.rating_targets("binary", np.ones((2, 2)), ("liking", "dominance"), (1, 9), 5.0)
