@@ -8,6 +8,7 @@ import pytest
 
 from emobench.benchmark.cli import main
 from tests.fixtures.deap_files import write_deap
+from tests.fixtures.dreamer_files import write_dreamer
 from tests.fixtures.m3ed_files import m3ed_content, random_dialogues, write_m3ed_pickle
 from tests.fixtures.mosei_files import write_mosei_pt, write_mosei_unaligned_pkl
 
@@ -37,10 +38,14 @@ def test_emobench_run_on_real_format_files(dataset, extra, tmp_path, capsys):
 
 @pytest.mark.parametrize(("dataset", "extra"), [("deap", ["data_args.protocol=loso"]),
                                               ("deap", ["data_args.protocol=subject-dependent", "data_args.num_folds=2",
-                                                        "data_args.target=quadrant", "fold=3"])])
+                                                        "data_args.target=quadrant", "fold=3"]),
+                                              ("dreamer", ["data_args.protocol=loso", "data_args.target=binary"])])
 def test_emobench_run_on_physiological_files(dataset, extra, tmp_path, capsys):
     root = tmp_path / "data"
-    write_deap(root)
+    if dataset == "deap":
+        write_deap(root)
+    else:
+        write_dreamer(root)
     code = main(["run", "model=early_fusion", f"dataset={dataset}", f"data_args.root={root}",
                  f"data_args.cache_dir={tmp_path / 'cache'}", "data_args.batch_size=8", "data_args.segment_seconds=2",
                  f"output={tmp_path / 'out'}", "wandb.mode=disabled", "trainer.max_epochs=2",
