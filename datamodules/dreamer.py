@@ -73,6 +73,7 @@ class DreamerDataModule(PhysioDataModule, name="dreamer"):
     rating_scale = (1.0, 5.0)
     default_threshold = 3.0
     signal_options = (*PhysioDataModule.signal_options, "stimulus_seconds")
+    subjects_in_parallel = False  # every subject is in the one DREAMER.mat
 
     def __init__(self, stimulus_seconds: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -67,6 +68,8 @@ class PhysioDataModule(EmotionDataModule):
     targets: ClassVar[tuple[str, ...]] = targets_lib.TARGETS
     #: Options that change the per-subject features (the rest only change segments and targets).
     signal_options: ClassVar[tuple[str, ...]] = ("features", "baseline_removal")
+    #: Whether `prepare(workers=k)` may read subjects in separate processes (False where they share one file).
+    subjects_in_parallel: ClassVar[bool] = True
 
     def __init__(self, features: str = "handcrafted", segment_seconds: int = 10, baseline_removal: bool = True,
                  target: str = "distribution", binary_threshold: float | None = None, binary_operator: str = ">=",
@@ -132,8 +135,9 @@ class PhysioDataModule(EmotionDataModule):
         return self._assemble([(source, self._load_subject(paths[source])) for source in paths])
 
     # ---- features and their cache ---------------------------------------------------------------------------
-    def prepare(self, progress: Progress | None = None) -> dict[SubjectSource, Path]:
-        """Compute and cache the features of every subject that has none cached yet; returns each subject's cache
+    def prepare(self, progress: Progress | None = None, workers: int = 1) -> dict[SubjectSource, Path]:
+        """Compute and cache the features of every subject that has none cached yet, in `workers` processes
+        where the reader's subjects are independent files (`subjects_in_parallel`); returns each subject's cache
         file, subjects in the order of their numbers."""
         sources = sorted(self.subject_sources(), key=lambda s: s.number)
         paths = {source: self.subject_cache_path(source) for source in sources}
@@ -141,6 +145,14 @@ class PhysioDataModule(EmotionDataModule):
         for source in sources:
             if source not in todo and progress is not None:
                 progress(source, True)
+        if workers > 1 and self.subjects_in_parallel and len(todo) > 1:
+            with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+                futures = {pool.submit(_prepare_subject, self, source, paths[source]): source for source in todo}
+                for future in as_completed(futures):
+                    future.result()
+                    if progress is not None:
+                        progress(futures[future], False)
+            return paths
         for recording in self.read_subjects(todo):
             save_subject(paths[recording.source], self.subject_features(recording))
             if progress is not None:
@@ -197,18 +209,23 @@ class PhysioDataModule(EmotionDataModule):
         """(windows, features) float64 of one stream over all trials at once, and which windows hold data."""
         raw = self.features == "raw"
         starts = np.concatenate([[0], np.cumsum(counts)])
-        windows = np.zeros((int(starts[-1]), len(stream.channels), stream.rate))
+        windows = np.empty((int(starts[-1]), len(stream.channels), stream.rate))
         present = np.zeros(len(windows), dtype=bool)
         for i, trial in enumerate(trials):
             signal = trial.signals.get(stream.name)
             if signal is None:
+                windows[starts[i]:starts[i + 1]] = 0.0
                 continue
             n = min(int(counts[i]), signal.shape[1] // stream.rate)
             windows[starts[i]:starts[i] + n] = feats.to_windows(signal, stream.rate, n)
+            windows[starts[i] + n:starts[i + 1]] = 0.0
             present[starts[i]:starts[i] + n] = True
-        x = np.zeros((len(windows), stream.feature_dim(raw)))
-        if present.any():
-            x[present] = feats.stream_features(windows[present], stream, raw)
+        if present.all():  # no copy of the windows
+            x = feats.stream_features(windows, stream, raw)
+        else:
+            x = np.zeros((len(windows), stream.feature_dim(raw)))
+            if present.any():
+                x[present] = feats.stream_features(windows[present], stream, raw)
         with_baseline = [stream.name in t.baselines for t in trials if stream.name in t.signals]
         if self.baseline_removal and any(with_baseline):
             if not all(with_baseline):
@@ -258,6 +275,11 @@ class PhysioDataModule(EmotionDataModule):
             masks[name] = mask.reshape(-1, seg)
         return DatasetArrays(inputs=inputs, masks=masks, target=np.concatenate(per_trial),
                              groups=np.concatenate(groups), ids=np.array(ids), trials=np.concatenate(trial_ids))
+
+
+def _prepare_subject(datamodule: PhysioDataModule, source: SubjectSource, path: Path) -> None:
+    """One subject's features into its cache file (in a worker process of `prepare`)."""
+    save_subject(path, datamodule.subject_features(datamodule.read_subject(source)))
 
 
 def _where(source: SubjectSource) -> str:
