@@ -130,6 +130,16 @@ class PhysioDataModule(EmotionDataModule):
     def source_files(self) -> list[Path]:
         return sorted({f for source in self.subject_sources() for f in source.files})
 
+    @property
+    def num_folds(self) -> int:
+        """As the base, but loso and subject-dependent count the subjects found on disk, without reading them (so
+        a sweep can list its cells before any feature is computed)."""
+        if self.protocol == "loso":
+            return len(self.subject_sources())
+        if self.protocol == "subject-dependent":
+            return len(self.subject_sources()) * self._num_folds
+        return super().num_folds
+
     def read(self) -> DatasetArrays:
         paths = self.prepare()
         return self._assemble([(source, self._load_subject(paths[source])) for source in paths])

@@ -190,3 +190,14 @@ def test_bad_files_give_one_paragraph_naming_the_file(case, tmp_path):
     with pytest.raises(error, match=match):
         _ = make(root, tmp_path).arrays
     assert not (tmp_path / "ran").exists()
+
+
+def test_subject_protocols_count_folds_without_reading_signals(deap, tmp_path, monkeypatch):
+    root, _ = deap
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("signals read")
+
+    monkeypatch.setattr("emobench.datamodules.deap.safe_pickle.load", refuse)
+    assert make(root, tmp_path).num_folds == 3
+    assert make(root, tmp_path, protocol="subject-dependent", num_folds=4).num_folds == 12
