@@ -58,3 +58,12 @@ def test_prepare_rejects_unknown_options_and_missing_data(tmp_path, capsys):
     assert main(["prepare", "deap", "--root", str(tmp_path), "oops"]) == 2
     assert main(["prepare", "deap", "--root", str(tmp_path / "nowhere")]) == 1
     assert "End User Licence Agreement" in capsys.readouterr().out.replace("\n", " ")
+
+
+def test_prepare_fills_the_cache_of_any_reader(tmp_path, capsys):
+    from tests.fixtures.mosei_files import write_mosei_pt
+
+    write_mosei_pt(tmp_path / "mosei", sizes=(6, 2, 2))
+    assert main(["prepare", "mosei", "--root", str(tmp_path / "mosei"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert "10 samples cached" in capsys.readouterr().out
+    assert any((tmp_path / "cache").glob("mosei-*/meta.json"))
