@@ -91,7 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 MODULE_COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("emobench.benchmark.sweep_cli", "run a sweep: every model x dataset x seed x fold of a YAML file"),
     "table": ("emobench.benchmark.leaderboard_cli", "write leaderboards (CSV, Markdown, LaTeX, PNG) of a sweep folder"),
-    "perf": ("emobench.benchmark.perf", "print speed and size figures (step time, parameters, cache)"),
+    "perf": ("emobench.benchmark.perf", "print speed and size figures (step time, parameters, cache, prepare)"),
+    "prepare": ("emobench.benchmark.prepare_cli", "read a dataset once and fill its cache (physiological readers: "
+                "per-subject features, with a progress bar)"),
     "check": ("emobench.benchmark.check_cli", "check a method or dataset (yours too) against the contracts of the tests"),
 }
 

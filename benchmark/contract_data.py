@@ -1,7 +1,8 @@
 """Contract checks of a dataset (an `EmotionDataModule` subclass): `describe()` agrees with `read()`, targets fit
 the task kind, masks are boolean with zero padding, inputs are finite, every fold of the protocol keeps its
-train / valid / test rows (and, for group protocols, its test groups) apart, label statistics come from the training
-split, and the loaders yield batches that match the ModalitySpecs."""
+train / valid / test rows apart (and, for group protocols, its test groups; where rows are segments of trials, its
+test trials), label statistics come from the training split, and the loaders yield batches that match the
+ModalitySpecs."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from emobench.benchmark.contract import CheckResult, Report, error_text
 from emobench.datamodules.arrays import DatasetArrays
 from emobench.datamodules.base import EmotionDataModule
 from emobench.datamodules.batch import EmotionBatch
+from emobench.datamodules.folds import GROUP_PROTOCOLS
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.statistics import label_statistics
 
 DATA_CHECKS = ("builds", "describe() agrees with read()", "targets fit the task", "masks boolean, padding zero",
                "inputs finite", "folds disjoint", "label statistics from train split", "loader batches match specs")
-GROUP_PROTOCOLS = ("group-kfold", "loso")
 SPLITS = ("train", "valid", "test")
 CHUNK_VALUES = 1 << 24  # values per chunk when scanning (possibly memory-mapped) inputs
 
@@ -193,6 +194,12 @@ def _split_problems(fold: int, rows: dict[str, np.ndarray], arrays: DatasetArray
             leaked = sorted(test_groups & set(np.unique(arrays.groups[rows[split]]).tolist()))
             if leaked:
                 problems.append(f"fold {fold}: test group(s) {leaked[:5]} also in {split}")
+    if arrays.trials is not None:
+        test_trials = set(np.unique(arrays.trials[rows["test"]]).tolist())
+        for split in ("train", "valid"):
+            leaked = sorted(test_trials & set(np.unique(arrays.trials[rows[split]]).tolist()))
+            if leaked:
+                problems.append(f"fold {fold}: test trial(s) {leaked[:5]} also in {split}")
     if protocol != "official":
         again = [row for row in rows["test"].tolist() if row in tested]
         if again:

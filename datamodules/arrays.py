@@ -18,6 +18,8 @@ class DatasetArrays:
     groups: (N,) int64 subject / session / series ids, used by group protocols.
     split: (N,) str in {"train", "valid", "test"} where the dataset has an official split.
     ids: (N,) str sample identifiers, where known.
+    trials: (N,) int64 trial ids (unique over the dataset) where rows are segments of trials; every protocol then
+        keeps a trial's rows on one side of a split (`datamodules.folds`).
     """
 
     inputs: dict[str, np.ndarray]
@@ -26,6 +28,7 @@ class DatasetArrays:
     groups: np.ndarray | None = None
     split: np.ndarray | None = None
     ids: np.ndarray | None = None
+    trials: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
@@ -52,7 +55,7 @@ class DatasetArrays:
                 fail(f"class ids must lie in [0, {task.num_labels}), got [{self.target.min()}, {self.target.max()}]")
         elif self.target.shape != (n, task.num_labels):
             fail(f"{task.kind} target must be (N, {task.num_labels}), got {self.target.shape}")
-        for name in ("groups", "split", "ids"):
+        for name in ("groups", "split", "ids", "trials"):
             value = getattr(self, name)
             if value is not None and value.shape != (n,):
                 fail(f"{name} must be (N,) = ({n},), got {value.shape}")

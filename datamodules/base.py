@@ -41,8 +41,9 @@ class EmotionDataModule(L.LightningDataModule):
         root: dataset folder (readers of real data only).
         batch_size: mini-batch size.
         fold: which fold of the protocol to run.
-        protocol: official | kfold | group-kfold | loso; None = the dataset's `default_protocol`.
-        num_folds: folds for kfold / group-kfold.
+        protocol: official | kfold | group-kfold | loso | subject-dependent (`datamodules.folds`); None = the
+            dataset's `default_protocol`.
+        num_folds: folds for kfold / group-kfold, and per subject for subject-dependent.
         val_fraction: share of training rows (kfold) or groups (group protocols) held out for validation.
         split_seed: seed of the fold assignment; fixed across training seeds so seeds share folds.
         include: use only these modalities (None = all).
@@ -150,7 +151,7 @@ class EmotionDataModule(L.LightningDataModule):
 
     @property
     def num_folds(self) -> int:
-        groups = self.arrays.groups if self.protocol == "loso" else None
+        groups = self.arrays.groups if self.protocol in ("loso", "subject-dependent") else None
         return count_folds(self.protocol, self._num_folds, groups)
 
     @property
@@ -174,7 +175,8 @@ class EmotionDataModule(L.LightningDataModule):
         arrays = self.arrays
         units = self.validation_groups() if self.protocol in ("loso", "group-kfold") else None
         train, valid, test = split_indices(self.protocol, self.fold, self._num_folds, self.val_fraction,
-                                           self.split_seed, arrays.split, arrays.groups, len(arrays), units)
+                                           self.split_seed, arrays.split, arrays.groups, len(arrays),
+                                           trials=arrays.trials, val_groups=units)
         for name, rows in (("train", train), ("valid", valid), ("test", test)):
             if len(rows) == 0:
                 raise ValueError(f"{self.dataset_name}: the {name} split of fold {self.fold} "

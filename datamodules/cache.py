@@ -14,6 +14,7 @@ import numpy as np
 from emobench.datamodules.arrays import DatasetArrays
 
 log = logging.getLogger(__name__)
+OPTIONAL_FIELDS = ("groups", "split", "ids", "trials")
 
 
 def default_cache_dir() -> Path:
@@ -38,7 +39,7 @@ def load_cached(folder: Path) -> DatasetArrays | None:
     inputs = {m: np.load(folder / f"inputs.{m}.npy", mmap_mode=mm) for m in meta["modalities"]}
     masks = {m: np.load(folder / f"masks.{m}.npy") for m in meta["modalities"]}
     extra = {k: (np.load(folder / f"{k}.npy", allow_pickle=False) if k in meta["present"] else None)
-             for k in ("groups", "split", "ids")}
+             for k in OPTIONAL_FIELDS}
     return DatasetArrays(inputs=inputs, masks=masks, target=np.load(folder / "target.npy"), **extra)
 
 
@@ -54,7 +55,7 @@ def save_cached(arrays: DatasetArrays, folder: Path) -> None:
             np.save(tmp / f"masks.{m}.npy", arrays.masks[m].astype(bool))
         np.save(tmp / "target.npy", arrays.target)
         present = []
-        for k in ("groups", "split", "ids"):
+        for k in OPTIONAL_FIELDS:
             value = getattr(arrays, k)
             if value is not None:
                 np.save(tmp / f"{k}.npy", value.astype(str) if value.dtype == object else value)

@@ -11,11 +11,14 @@ MODALITY_GROUPS: dict[str, str] = {
     "eeg": "physiological",
     "ecg": "physiological",
     "peripheral": "physiological",
+    "physio": "physiological",       # peripheral signals: EDA/GSR, respiration, plethysmograph/BVP, temperature
     "eda": "physiological",
     "ppg": "physiological",
     "text": "behavioral",
     "audio": "behavioral",
     "visual": "behavioral",
+    "face": "behavioral",            # facial features (e.g. from video frames)
+    "expression": "behavioral",      # eye and muscle activity: EOG, EMG (DEAP: hEOG, vEOG, zygomaticus/trapezius EMG)
     "motion": "behavioral",
 }
 GROUPS = ("physiological", "behavioral")

@@ -157,6 +157,22 @@ DATASETS = {
                 test = self._splits["test"]
                 self._splits["train"], self._splits["test"] = np.union1d(self._splits["train"], test[:1]), test[1:]
     """, "leaky-toy", {"folds disjoint"}, "also in train"),
+    "split_trial": ("""
+    class SplitTrialToy(Toy, name="split-trial-toy"):
+        default_protocol = "kfold"
+
+        def read(self):  # rows are segments of trials (two per trial)
+            arrays = super().read()
+            arrays.trials = np.arange(len(arrays)) // 2
+            return arrays
+
+        def setup(self, stage=None):  # moves one row of a test trial into training (its other row stays in test)
+            first = not self._splits
+            super().setup(stage)
+            if first:
+                test = self._splits["test"]
+                self._splits["train"], self._splits["test"] = np.union1d(self._splits["train"], test[:1]), test[1:]
+    """, "split-trial-toy", {"folds disjoint"}, "test trial(s)"),
     "describe_disagrees": ("""
     class WrongDimToy(Toy, name="wrong-dim-toy"):
         declared_dim = 8

@@ -13,6 +13,8 @@ from emobench.benchmark.store import cells_dir, load_records
 from emobench.datamodules import DATAMODULES
 from emobench.datamodules.registry import init_parameter_names
 from emobench.models import MODELS
+from tests.fixtures.deap_files import write_deap
+from tests.fixtures.dreamer_files import write_dreamer
 
 SWEEPS = sorted(EXPERIMENTS.glob("*.yaml"))
 MODEL_FILES = sorted((EXPERIMENTS / "models").glob("*.yaml"))
@@ -87,6 +89,21 @@ def test_paper_sweep_runs_each_method_with_its_official_protocol():
     foalnet = [c for c in cells if c.model == "foalnet"]
     assert foalnet and all(c.config["data_args"]["class_balanced"] and c.config["data_args"]["batch_size"] == 16
                            for c in foalnet)
+
+
+def test_paper_sweep_runs_deap_and_dreamer_leave_one_subject_out_on_distributions(tmp_path):
+    """Every fold of DEAP and DREAMER is one held-out subject; the fold count comes from the files on disk."""
+    write_deap(tmp_path / "deap")
+    write_dreamer(tmp_path / "dreamer", subjects=2, trials=2)
+    overrides = ["datasets=[deap,dreamer]", "seeds=[0]",
+                 f"dataset_overrides.deap.data_args.root={tmp_path / 'deap'}",
+                 f"dataset_overrides.dreamer.data_args.root={tmp_path / 'dreamer'}"]
+    _, cells = grid.load_grid("paper", overrides)
+    assert sorted({(c.dataset, c.fold) for c in cells}) == [("deap", 0), ("deap", 1), ("deap", 2), ("dreamer", 0),
+                                                            ("dreamer", 1)]
+    for cell in cells:
+        assert cell.config["data_args"]["protocol"] == "loso"
+        assert cell.config["data_args"]["target"] == "distribution"
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)

@@ -27,3 +27,11 @@ def test_perf_ot_prints_the_ot_module_time(capsys):
                                                           ("envelope", "narrow"), ("envelope", "broad")]
     assert all(r["median_ms"] > 0 and r["iterations"] >= 1 for r in rows[:4]) and "reference" in out
     assert main(["perf", "ot", "--repeats", "1", "--warmup", "0", "--threads", "1", "--batch-size", "2"]) == 0
+
+
+def test_perf_prepare_prints_throughput_and_projection(capsys):
+    for dataset, extra in (("deap", ["--workers", "1"]), ("dreamer", [])):
+        assert main(["perf", "prepare", dataset, "--subjects", "1", "--trials", "2", *extra]) == 0
+        out = capsys.readouterr().out
+        assert f"{dataset}: 1 2-trial subject(s)" in out and "MB/s" in out
+        assert f"projected for all {32 if dataset == 'deap' else 23} subjects" in out

@@ -48,7 +48,7 @@ SPEAKERS = np.array([f"{s}{'FM'[i % 2]}" for i, s in enumerate(SESSIONS)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_loso_with_validation_units_validates_on_training_speakers_only(seed):
     for fold, session in enumerate(["s1", "s2", "s3"]):
-        train, valid, test = split_indices("loso", fold, 0, 0.1, seed, None, SESSIONS, len(SESSIONS), SPEAKERS)
+        train, valid, test = split_indices("loso", fold, 0, 0.1, seed, None, SESSIONS, len(SESSIONS), val_groups=SPEAKERS)
         assert set(SESSIONS[test]) == {session}, "fold k holds out the k-th session"
         assert session not in set(SESSIONS[train]) | set(SESSIONS[valid]), "no test-session row in train or valid"
         assert len(set(SPEAKERS[valid])) == 1 and not set(SPEAKERS[valid]) & set(SPEAKERS[train])
@@ -58,10 +58,62 @@ def test_loso_with_validation_units_validates_on_training_speakers_only(seed):
 def test_validation_units_must_leave_training_units():
     sessions, speakers = np.array(["s1", "s1", "s2"]), np.array(["a", "a", "b"])
     with pytest.raises(ValueError, match="too few validation units"):
-        split_indices("loso", 0, 0, 0.1, 0, None, sessions, 3, speakers)
+        split_indices("loso", 0, 0, 0.1, 0, None, sessions, 3, val_groups=speakers)
 
 
 def test_validation_units_must_be_nested_in_groups():
     sessions, speakers = np.array(["s1", "s2", "s2", "s3"]), np.array(["a", "a", "b", "c"])
     with pytest.raises(ValueError, match="nested"):
-        split_indices("loso", 0, 0, 0.1, 0, None, sessions, 4, speakers)
+        split_indices("loso", 0, 0, 0.1, 0, None, sessions, 4, val_groups=speakers)
+
+
+def _trial_table(subjects: int = 3, trials: int = 7, segments: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Subject ids (shuffled, not starting at 0) and unique trial ids of rows that are segments of trials."""
+    subject = np.repeat(np.array([12, 3, 7])[:subjects], trials * segments)
+    trial = np.repeat(np.arange(subjects * trials), segments)
+    order = np.random.default_rng(0).permutation(len(subject))
+    return subject[order], trial[order]
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_subject_dependent_trains_and_tests_one_subject_trialwise(seed):
+    groups, trials = _trial_table()
+    k = 3
+    assert count_folds("subject-dependent", k, groups) == 3 * k
+    tested = {}
+    for fold in range(count_folds("subject-dependent", k, groups)):
+        train, valid, test = split_indices("subject-dependent", fold, k, 0.2, seed, None, groups, len(groups), trials=trials)
+        subject = sorted(set(groups))[fold // k]  # fold f -> the (f // k)-th subject in sorted order
+        assert set(groups[np.concatenate([train, valid, test])]) == {subject}
+        assert len(train) and len(valid) and len(test)
+        parts = [set(trials[rows]) for rows in (train, valid, test)]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2]), "a trial is split"
+        assert len(train) + len(valid) + len(test) == int((groups == subject).sum())
+        for t in parts[2]:
+            assert t not in tested, f"trial {t} tested twice"
+            tested[t] = fold
+    assert sorted(tested) == sorted(set(trials))  # every trial of every subject is tested exactly once
+
+
+def test_subject_dependent_needs_trials_and_enough_of_them():
+    groups, trials = _trial_table(trials=4)
+    with pytest.raises(ValueError, match="needs each row's trial"):
+        split_indices("subject-dependent", 0, 2, 0.2, 0, None, groups, len(groups), trials=None)
+    with pytest.raises(ValueError, match="num_folds"):  # 4 trials in 5 folds
+        split_indices("subject-dependent", 0, 5, 0.2, 0, None, groups, len(groups), trials=trials)
+    groups, trials = _trial_table(trials=3)
+    with pytest.raises(ValueError, match="num_folds"):  # a 2-trial test fold leaves 1 trial: no validation
+        split_indices("subject-dependent", 0, 2, 0.2, 0, None, groups, len(groups), trials=trials)
+    with pytest.raises(ValueError, match="out of range"):
+        split_indices("subject-dependent", 3 * 2, 2, 0.2, 0, None, groups, len(groups), trials=trials)
+
+
+def test_kfold_keeps_each_trial_on_one_side_when_trials_are_known():
+    groups, trials = _trial_table()
+    seen = []
+    for fold in range(4):
+        train, valid, test = split_indices("kfold", fold, 4, 0.2, 1, None, groups, len(groups), trials=trials)
+        parts = [set(trials[rows]) for rows in (train, valid, test)]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2]), "a trial is split"
+        seen.extend(test)
+    assert sorted(seen) == list(range(len(groups)))
