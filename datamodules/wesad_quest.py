@@ -11,8 +11,9 @@ Sad; Angry and Irritated are asked after the stress condition only, so the other
 and Sad) followed by two empty fields.
 
 Stretches: the label array's runs of a condition are its questionnaire interval shortened by 10 s at both ends
-(found for all 75 condition boundaries of the release by the structural audit of github.com/SrishtiRathi23/
-wearable-stress-reliability, `data/manifests/wesad_audit.json`). The questionnaire's clock (raw RespiBAN time)
+(found for all 75 condition boundaries of the release by the structural audit in github.com/SrishtiRathi23/
+wearable-stress-reliability, commit 5d7dce0, `data/manifests/wesad_audit.json`: e.g. S10 Base 170-1370 s on the
+questionnaire's clock, labelled 92.857-1272.857 s on the pickle's, which starts 87.143 s later). The questionnaire's clock (raw RespiBAN time)
 and the pickle's (which starts 43-165 s into that recording) differ by an offset the release does not store; it is
 estimated as the median difference of interval midpoints, which the symmetric trim leaves unchanged.
 

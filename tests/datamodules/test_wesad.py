@@ -60,6 +60,20 @@ def test_fixture_is_a_python2_pickle_that_the_restricted_unpickler_reads(wesad):
     assert set(np.unique(content["label"]).tolist()) == set(range(8))  # every code, reading blocks included
 
 
+@pytest.mark.parametrize("protocol", [0, 1])
+def test_every_python2_pickle_protocol_is_read(protocol, tmp_path):
+    """The release's pickle protocol is not documented: Python 2's default (0, text) and 1 load as 2 does."""
+    content = wesad_subject(SCHEDULE_B, 2.0)
+    path = write_wesad_subject(tmp_path / "WESAD", 3, content, protocol=protocol)
+    assert path.read_bytes()[:2] != b"\x80\x02"  # no protocol-2 header
+    with pytest.raises(UnicodeDecodeError), path.open("rb") as file:
+        pickle.load(file)
+    arrays = make(tmp_path, tmp_path).arrays
+    loaded = safe_pickle.load(path)
+    np.testing.assert_array_equal(loaded["signal"]["chest"]["ECG"], content["signal"]["chest"]["ECG"])
+    assert loaded["signal"]["chest"]["Temp"].dtype == np.float32 and set(arrays.target.tolist()) == {0, 1, 2}
+
+
 def test_questionnaire_layout_times_and_both_panas_lengths(wesad):
     root, written = wesad
     path = root / "WESAD" / "S2" / "S2_quest.csv"
