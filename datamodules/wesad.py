@@ -104,8 +104,9 @@ class WesadDataModule(PhysioDataModule, name="wesad"):
         block_seconds: the conditions' stretches are cut into trials of this many seconds (a multiple of
             `segment_seconds`; the last one of a stretch may be shorter); None = one trial per condition.
         meditation: also use the two meditation stretches (code 4; a fourth class of the condition target).
-        **kwargs: PhysioDataModule options (features, segment_seconds, ...; the rating-threshold options do not
-            apply) and EmotionDataModule options (root, protocol, fold, ...).
+        **kwargs: PhysioDataModule options (features, segment_seconds; baseline_removal and the rating options do
+            not apply: no pre-trial baselines, no rating targets) and EmotionDataModule options (root, protocol,
+            fold, ...).
     """
 
     signal_modalities = (
