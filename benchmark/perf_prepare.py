@@ -8,6 +8,9 @@ projected time for all 32 subjects. The issue's target: all of DEAP in under 2 m
 dreamer: one DREAMER.mat with `--subjects` participants of 18 clips whose lengths are spread evenly over
 65-393 s (the range reported for DREAMER's clips), full 61-s baselines, EEG 14 x 128 Hz and ECG 2 x 256 Hz; the
 file is decompressed once, subjects are computed one after another; projected for 23 participants.
+wesad: `--subjects` WESAD subjects (`S<k>/S<k>.pkl` Python-2 pickles with chest signals at 700 Hz and wrist
+signals at 32/64/4 Hz, plus `S<k>_quest.csv`) at the real length (scale 40: about 6,400 s, a 281 MB pickle, as a
+real subject); `--trials N` shortens them to scale N; projected for 15 subjects.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the real-format file writers live with the tests, in the source tree
     sys.path.insert(0, str(ROOT))
 
-FULL = {"deap": 32, "dreamer": 23}
+FULL = {"deap": 32, "dreamer": 23, "wesad": 15}
+FULL_TRIALS = {"deap": 40, "dreamer": 18, "wesad": 40}  # wesad: the time scale of the generated subjects
 TARGET_SECONDS = {"deap": 120.0}
 
 
@@ -34,6 +38,8 @@ def _write(dataset: str, folder: Path, subjects: int, trials: int | None) -> flo
     try:
         if dataset == "deap":
             from tests.fixtures.deap_files import deap_subject, write_deap_subject
+        elif dataset == "wesad":
+            from tests.fixtures.wesad_files import write_wesad
         else:
             from scipy.io import savemat
 
@@ -47,6 +53,10 @@ def _write(dataset: str, folder: Path, subjects: int, trials: int | None) -> flo
             arrays = deap_subject(trials=trials or 40, seconds=60, seed=number)
             write_deap_subject(folder / f"s{number:02d}.dat", arrays)
         return subjects * arrays["data"].nbytes / 1e6
+    if dataset == "wesad":
+        written = write_wesad(folder, subjects=tuple(range(2, 2 + subjects)), scale=trials or FULL_TRIALS["wesad"])
+        return sum(np.asarray(a).size * 8 for w in written.values() for device in w["content"]["signal"].values()
+                   for a in device.values()) / 1e6
     content = [_dreamer_subject(seed, trials or 18) for seed in range(subjects)]
     savemat(folder / "DREAMER.mat", {"DREAMER": dreamer_struct(content)}, do_compression=True)
     values = sum(a.size for s in content for part in ("EEG", "ECG") for kind in ("baseline", "stimuli")
@@ -78,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--workers", type=int, default=2,
                         help="processes for prepare (DEAP; DREAMER's one file is read by one process)")
     parser.add_argument("--trials", type=int, default=None,
-                        help="trials (DEAP) / clips (DREAMER) per subject; default the real 40 / 18")
+                        help="trials (DEAP) / clips (DREAMER) per subject, time scale (WESAD); default the real 40 / 18 / 40")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the files here instead of a temp dir")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -97,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         datamodule.prepare(workers=workers)
         seconds = time.perf_counter() - start
     rate = megabytes / seconds
-    full_trials = {"deap": 40, "dreamer": 18}[args.dataset]
+    full_trials = FULL_TRIALS[args.dataset]
     projected = seconds / args.subjects * FULL[args.dataset] * full_trials / (args.trials or full_trials)
     size = "full-size" if args.trials is None else f"{args.trials}-trial"
     print(f"{args.dataset}: {args.subjects} {size} subject(s), {megabytes:.1f} MB of float64 signal (written in "

@@ -30,8 +30,8 @@ def test_perf_ot_prints_the_ot_module_time(capsys):
 
 
 def test_perf_prepare_prints_throughput_and_projection(capsys):
-    for dataset, extra in (("deap", ["--workers", "1"]), ("dreamer", [])):
+    for dataset, extra in (("deap", ["--workers", "1"]), ("dreamer", []), ("wesad", ["--workers", "1"])):
         assert main(["perf", "prepare", dataset, "--subjects", "1", "--trials", "2", *extra]) == 0
         out = capsys.readouterr().out
         assert f"{dataset}: 1 2-trial subject(s)" in out and "MB/s" in out
-        assert f"projected for all {32 if dataset == 'deap' else 23} subjects" in out
+        assert f"projected for all {dict(deap=32, dreamer=23, wesad=15)[dataset]} subjects" in out
