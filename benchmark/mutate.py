@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
     root = repository_root()
     names = args.targets or list(TARGETS)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background: the tests expect Ctrl-C
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.list:
         for name, mutants in select_mutants(root, names, None, 0).items():
             kinds = Counter(m.operator for m in mutants)

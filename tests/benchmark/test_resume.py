@@ -59,6 +59,7 @@ def fake_launch(outcomes: dict[str, str], interrupt_at: str | None = None):
     def launch(todo, on_start, on_done):
         for cell in todo:
             if cell.cell_id == interrupt_at:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # as Lightning leaves it after an interrupt
                 raise KeyboardInterrupt
             launched.append(cell.cell_id)
             on_start(cell)
@@ -79,10 +80,14 @@ def test_run_sweep_skips_recorded_cells_and_counts_outcomes(folder):
 
 def test_run_sweep_interrupted_counts_what_did_not_run_and_gives_ctrl_c_back(folder):
     launch, launched = fake_launch({"b": "ok", "c": "ok", "d": "ok", "e": "ok"}, interrupt_at="d")
-    result = run_sweep("s", cells("a", "b", "c", "d", "e"), folder, launch, rerun_failed=True, plain=True)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = run_sweep("s", cells("a", "b", "c", "d", "e"), folder, launch, rerun_failed=True, plain=True)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert launched == ["b", "c"] and result.ok == 2 and result.not_run == 2
     assert result.interrupted and result.exit_code == 130
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_run_sweep_with_nothing_to_do_launches_nothing(tmp_path):
