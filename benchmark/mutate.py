@@ -8,6 +8,7 @@ Run from a clone, in the environment that runs the tests:
     python -m emobench.benchmark.mutate                     # every target, every mutant
     python -m emobench.benchmark.mutate store folds --sample 20 --seed 0 --report mutation.md
     python -m emobench.benchmark.mutate --list              # the targets and how many mutants each has
+    python -m emobench.benchmark.mutate store --only 45f4cc849d e02cade09f   # rerun chosen mutants
 """
 
 from __future__ import annotations
@@ -116,12 +117,16 @@ def triaged(root: Path) -> set[str]:
     return set(re.findall(r"`([0-9a-f]{10})`", path.read_text())) if path.is_file() else set()
 
 
-def select_mutants(root: Path, names: list[str], sample: int | None, seed: int) -> dict[str, list[Mutant]]:
+def select_mutants(root: Path, names: list[str], sample: int | None, seed: int,
+                   only: set[str] | None = None) -> dict[str, list[Mutant]]:
+    """Mutants per target: all, the ones whose id is in `only`, or a seeded sample of `sample` per target."""
     chosen = {}
     for name in names:
         target = TARGETS[name]
         mutants = [m for f in iter_files(root, target.files) for m in find_mutants(root, f, target.functions)]
-        if sample is not None and sample < len(mutants):
+        if only is not None:
+            mutants = [m for m in mutants if m.ident in only]
+        elif sample is not None and sample < len(mutants):
             mutants = sorted(random.Random(f"{seed}-{name}").sample(mutants, sample), key=lambda m: (m.path, m.start))
         chosen[name] = mutants
     return chosen
@@ -133,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("targets", nargs="*", help=f"targets to mutate (default all): {', '.join(TARGETS)}")
     parser.add_argument("--sample", type=int, help="at most this many mutants per target, drawn with --seed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutant ids (e.g. last run's survivors)")
     parser.add_argument("--timeout-factor", type=float, default=3.0,
                         help="a mutant's tests time out after this many times the unmutated run (at least 60 s)")
     parser.add_argument("--report", type=Path, help="also write the results as Markdown to this file")
@@ -151,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:12s} {len(mutants):5d} mutants ({', '.join(f'{k} {v}' for k, v in kinds.most_common())})"
                   f"\n{'':12s} files {' '.join(TARGETS[name].files)}; tests {' '.join(TARGETS[name].tests)}")
         return 0
-    chosen = select_mutants(root, names, args.sample, args.seed)
+    chosen = select_mutants(root, names, args.sample, args.seed, set(args.only) if args.only else None)
+    chosen = {name: mutants for name, mutants in chosen.items() if mutants}
     equivalent = triaged(root)
     rows: list[tuple[str, Mutant, str, float]] = []
     with tempfile.TemporaryDirectory(prefix="emobench-mutate-") as tmp:
