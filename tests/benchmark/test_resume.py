@@ -74,7 +74,7 @@ def fake_launch(outcomes: dict[str, str], interrupt_at: str | None = None):
 def test_run_sweep_skips_recorded_cells_and_counts_outcomes(folder):
     launch, launched = fake_launch({"d": "ok", "e": "failed"})
     result = run_sweep("s", cells("a", "b", "c", "d", "e"), folder, launch, plain=True)
-    assert launched == ["d", "e"] and (result.name, result.folder) == ("s", folder)
+    assert launched == ["d", "e"] and (result.name, result.folder) == ("s", folder) and 0 <= result.seconds < 60
     assert (result.total, result.ok, result.skipped_ok, result.not_run) == (5, 1, 1, 0)
     assert [c.cell_id for c, _ in result.failed] == ["e"] and [c.cell_id for c in result.skipped_failed] == ["b", "c"]
     assert result.exit_code == 1 and not result.interrupted
