@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,29 +89,59 @@ def _exit_now(signum: int, frame: object) -> None:
 class LocalPool:
     """Cells in `workers` spawned processes, each capped to cores // workers torch threads. Workers are reused
     across cells (a fresh interpreter per cell costs seconds of imports); their output goes to `<log_dir>`. They
-    exit when this process dies, even by SIGKILL (`exit_with_parent`)."""
+    exit when this process dies, even by SIGKILL (`exit_with_parent`).
+
+    A worker that dies in a cell (killed for memory, `os._exit`, a crash in native code) breaks the whole pool:
+    every cell in flight fails with `BrokenProcessPool` and the other workers are terminated. The pool is then
+    started afresh; a cell that was in flight alone is recorded as failed, and cells that were in flight together
+    run again one at a time, so a second death names its cell and the others are not blamed for it."""
 
     folder: Path
     workers: int
     log_dir: Path
     cores: int | None = None
 
+    def _pool(self, threads: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(threads, str(self.log_dir), os.getpid()))
+
     def __call__(self, cells: list[Cell], on_start: OnStart, on_done: OnDone) -> None:
         threads = worker_threads(self.workers, self.cores)
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(threads, str(self.log_dir), os.getpid()))
+        pool = self._pool(threads)
         pending = list(cells)
         running: dict[Future, Cell] = {}
+        alone: set[str] = set()  # cells in flight when a worker died: each runs again by itself
+        started: set[str] = set()
         try:
             while pending or running:
                 while pending and len(running) < self.workers:  # submit only what can start now
+                    if pending[0].cell_id in alone and running:
+                        break
                     cell = pending.pop(0)
                     running[pool.submit(execute_cell, cell, str(self.folder), threads)] = cell
-                    on_start(cell)
+                    if cell.cell_id not in started:
+                        started.add(cell.cell_id)
+                        on_start(cell)
+                    if cell.cell_id in alone:
+                        break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                    finished, _ = wait(running)  # the break fails every cell in flight at once
+                lost = []
                 for future in finished:
                     cell = running.pop(future)
-                    on_done(cell, self._outcome(cell, future))
+                    if isinstance(future.exception(), BrokenProcessPool):
+                        lost.append(cell)
+                    else:
+                        on_done(cell, self._outcome(cell, future))
+                if lost:
+                    _stop_pool(pool)
+                    pool = self._pool(threads)
+                    if len(lost) == 1:
+                        on_done(lost[0], self._died(lost[0]))
+                    else:
+                        alone.update(c.cell_id for c in lost)
+                        pending[:0] = lost
         except BaseException:
             _stop_pool(pool)
             raise
@@ -121,10 +152,22 @@ class LocalPool:
             return future.result()
         except KeyboardInterrupt:
             raise
-        except Exception as err:  # noqa: BLE001 - the worker died (e.g. killed for memory): record it
-            record = failed_record(cell, err, time.time())
-            write_record(record, self.folder)
-            return CellOutcome(cell.cell_id, "failed", 0.0, record["error"])
+        except Exception as err:  # noqa: BLE001 - the result could not come back: record it
+            return self._record_failure(cell, err)
+
+    def _died(self, cell: Cell) -> CellOutcome:
+        err = WorkerDied(f"the worker process running this cell died before writing its record (killed for "
+                         f"memory, os._exit or a crash in native code); its output is in {self.log_dir}/worker-*.log.")
+        return self._record_failure(cell, err)
+
+    def _record_failure(self, cell: Cell, err: BaseException) -> CellOutcome:
+        record = failed_record(cell, err, time.time())
+        write_record(record, self.folder)
+        return CellOutcome(cell.cell_id, "failed", 0.0, record["error"])
+
+
+class WorkerDied(RuntimeError):
+    """A pool worker ended while running a cell, so the cell wrote no record of its own."""
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

@@ -115,12 +115,16 @@ def test_model_defaults_file_names_only_signature_keys(path):
     assert not unknown, f"{path}: model_args {sorted(unknown)} are not parameters of {cls.__name__}"
 
 
-@pytest.mark.parametrize("path", DATASET_FILES, ids=lambda p: p.name)
-def test_dataset_defaults_file_names_only_signature_keys(path):
-    data = group_defaults("datasets", path.stem)
-    cls = DATAMODULES.get(path.stem)
-    unknown = set(data.get("data_args", {})) - init_parameter_names(cls)
-    assert not unknown, f"{path}: data_args {sorted(unknown)} are not parameters of {cls.__name__}"
+def unknown_data_args(dataset: str) -> set[str]:
+    """The `data_args` keys of `experiments/datasets/<dataset>.yaml` that the dataset's class does not accept."""
+    data = group_defaults("datasets", dataset)
+    return set(data.get("data_args", {})) - init_parameter_names(DATAMODULES.get(dataset))
+
+
+def test_dataset_defaults_files_name_only_signature_keys():
+    """Every shipped file (none yet; test_dataset_defaults.py shows this check catching a misspelt key)."""
+    unknown = {path.name: unknown_data_args(path.stem) for path in DATASET_FILES}
+    assert {name: keys for name, keys in unknown.items() if keys} == {}
 
 
 def test_smoke_sweep_runs_end_to_end(tmp_path):

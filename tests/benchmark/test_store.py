@@ -7,6 +7,7 @@ import os
 import stat
 
 import pytest
+import torch
 
 from emobench.benchmark.cli import main
 from emobench.benchmark.store import UnreadableRecordsError, load_records, write_record
@@ -61,3 +62,22 @@ def test_record_without_read_permission_is_an_error(tmp_path, capsys, monkeypatc
         assert "PermissionError" in out
     finally:
         bad.chmod(0o644)
+
+
+def test_a_write_that_fails_raises_and_leaves_the_old_record_and_no_temp_file(tmp_path):
+    folder = tmp_path / "cells"
+    old = {"cell_id": "abc", "status": "failed"}
+    write_record(old, folder)
+    circular: dict = {"cell_id": "abc", "status": "ok"}
+    circular["self"] = circular  # json.dump raises half-way through the file
+    with pytest.raises(ValueError, match="Circular reference"):
+        write_record(circular, folder)
+    assert [p.name for p in folder.iterdir()] == ["abc.json"]
+    assert load_records(folder) == [old]
+
+
+def test_values_json_cannot_encode_are_written_as_text(tmp_path):
+    path = write_record({"cell_id": "abc", "status": "ok", "root": tmp_path, "dtype": torch.float32}, tmp_path)
+    assert load_records(tmp_path) == [{"cell_id": "abc", "status": "ok", "root": str(tmp_path),
+                                       "dtype": "torch.float32"}]
+    assert path.name == "abc.json"

@@ -117,3 +117,57 @@ def test_kfold_keeps_each_trial_on_one_side_when_trials_are_known():
         assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2]), "a trial is split"
         seen.extend(test)
     assert sorted(seen) == list(range(len(groups)))
+
+
+@pytest.mark.parametrize(("val_fraction", "expected"), [(0.2, 3), (0.5, 8), (0.01, 1)])
+def test_kfold_validation_is_val_fraction_of_the_other_rows_and_never_empty(val_fraction, expected):
+    train, valid, test = split_indices("kfold", 0, 4, val_fraction, 0, None, None, 23)
+    assert len(test) == 6 and len(valid) == expected and len(train) == 17 - expected
+
+
+@pytest.mark.parametrize(("protocol", "val_fraction", "expected"), [
+    ("loso", 0.5, 2), ("loso", 0.01, 1), ("group-kfold", 0.34, 1), ("group-kfold", 0.01, 1)])
+def test_group_validation_is_val_fraction_of_the_training_groups_and_never_empty(protocol, val_fraction, expected):
+    # 5 groups: loso tests 1 and validates round(f * 4); group-kfold (2 folds) tests 3 or 2 and validates 1
+    for fold in range(count_folds(protocol, 2, GROUPS)):
+        train, valid, test = split_indices(protocol, fold, 2, val_fraction, 0, None, GROUPS, len(GROUPS))
+        assert len(set(GROUPS[valid])) == expected and len(set(GROUPS[train])) == 5 - expected - len(set(GROUPS[test]))
+
+
+def test_official_split_is_one_fold_of_the_datasets_own_split():
+    split = np.array(["train", "valid", "test", "train", "test", "train"])
+    assert count_folds("official", 5, None) == 1
+    train, valid, test = split_indices("official", 0, 5, 0.1, 0, split, None, len(split))
+    assert (train.tolist(), valid.tolist(), test.tolist()) == ([0, 3, 5], [1], [2, 4])
+    with pytest.raises(ValueError, match="out of range"):
+        split_indices("official", 1, 5, 0.1, 0, split, None, len(split))
+    with pytest.raises(ValueError, match="needs a dataset with an official split"):
+        split_indices("official", 0, 5, 0.1, 0, None, None, len(split))
+
+
+@pytest.mark.parametrize(("protocol", "fold", "num_folds", "groups", "message"), [
+    ("leave-one-out", 0, 2, GROUPS, "protocol must be one of"),
+    ("kfold", 2, 2, None, "out of range"),
+    ("kfold", -1, 2, None, "out of range"),
+    ("loso", 5, 2, GROUPS, "out of range"),
+    ("kfold", 0, 1, None, "kfold needs <num_folds=1> >= 2"),
+    ("group-kfold", 0, 1, GROUPS, "needs 2 <= num_folds <= 5 groups"),
+    ("group-kfold", 0, 6, GROUPS, "needs 2 <= num_folds <= 5 groups"),
+    ("loso", 0, 2, None, "needs subject/session groups"),
+    ("loso", 0, 2, np.array(["a", "b", "a", "b"]), "too few groups"),
+])
+def test_impossible_splits_are_refused(protocol, fold, num_folds, groups, message):
+    n = 12 if groups is None else len(groups)
+    with pytest.raises(ValueError, match=message):
+        split_indices(protocol, fold, num_folds, 0.25, 0, None, groups, n)
+
+
+@pytest.mark.parametrize(("protocol", "groups"), [("kfold", None), ("group-kfold", GROUPS)])
+def test_the_smallest_allowed_splits_work(protocol, groups):
+    n = 12 if groups is None else len(groups)
+    for fold in (0, 1):  # 2 folds; group-kfold also with as many folds as groups
+        assert all(len(part) for part in split_indices(protocol, fold, 2, 0.25, 0, None, groups, n))
+    if groups is not None:
+        assert len(split_indices(protocol, 4, 5, 0.25, 0, None, groups, n)[2])
+    three = np.array(["a", "b", "c", "a", "b", "c"])  # loso with 3 groups: 1 test, 1 validation, 1 train
+    assert all(len(part) == 2 for part in split_indices("loso", 2, 2, 0.25, 0, None, three, len(three)))

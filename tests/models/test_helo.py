@@ -11,6 +11,7 @@ import torch
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.statistics import label_statistics
+from emobench.models.base import count_parameters
 from emobench.models.helo import (
     HeLo,
     HeterogeneityMining,
@@ -216,6 +217,18 @@ def _one_sample(lengths: dict[str, int], pad_to: dict[str, int] | None, seed: in
         masks[spec.name] = torch.arange(steps).unsqueeze(0) < lengths[spec.name]
     return EmotionBatch(inputs=inputs, masks=masks, target=torch.full((1, 4), 0.25))
 
+
+
+@pytest.mark.parametrize(("task", "modalities", "count"), [
+    (TaskSpec("multilabel", ("happy", "sad", "anger", "surprise", "disgust", "fear")),
+     (ModalitySpec("text", 300, 60, "text"), ModalitySpec("audio", 74, 60, "audio"),
+      ModalitySpec("visual", 35, 60, "visual")), 1_054_337),  # aligned CMU-MOSEI
+    (TaskSpec("distribution", ("a", "b", "c", "d", "e", "f")),
+     (ModalitySpec("eeg", 32, 128, "eeg"), ModalitySpec("peripheral", 8, 128, "peripheral")), 751_488),  # DEAP
+])
+def test_parameter_count_at_the_defaults_is_the_one_the_readme_states(task, modalities, count):
+    # no official code exists; these are the README's figures for the class defaults (exact, so asserted equal)
+    assert count_parameters(HeLo(task, modalities)) == count
 
 @pytest.mark.parametrize("segments", [4, None])
 def test_padding_does_not_change_outputs(segments):
