@@ -24,11 +24,12 @@ import torch
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.models import MODELS, EmotionModel, count_parameters
-from emobench.models.task_head import task_loss
 
 MOSEI_LABELS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 MOSEI_ALIGNED = (ModalitySpec("text", 300, 60, "text"), ModalitySpec("audio", 74, 60, "audio"),
                  ModalitySpec("visual", 35, 60, "visual"))
+MOSEI_UNALIGNED = (ModalitySpec("text", 300, 50, "text"), ModalitySpec("audio", 74, 500, "audio"),
+                   ModalitySpec("visual", 35, 500, "visual"))
 OFFICIAL_STEP_SECONDS = {"tailor": 11.0, "carat": 6.4}
 IEMOCAP_LABELS = ("hap", "neu", "sad", "ang")  # Foal-Net dataloader.py class order
 IEMOCAP_FOALNET = (ModalitySpec("audio", 1024, 299, "audio"), ModalitySpec("visual", 768, 180, "visual"))
@@ -42,6 +43,18 @@ def mosei_batch(batch_size: int = 64, seed: int = 0) -> tuple[TaskSpec, tuple[Mo
     masks = {m.name: torch.ones(batch_size, m.seq_len, dtype=torch.bool) for m in MOSEI_ALIGNED}
     target = (torch.rand(batch_size, len(MOSEI_LABELS), generator=g) < 0.3).float()
     return task, MOSEI_ALIGNED, EmotionBatch(inputs=inputs, masks=masks, target=target)
+
+
+def mosei_unaligned_batch(batch_size: int = 24,
+                          seed: int = 0) -> tuple[TaskSpec, tuple[ModalitySpec, ...], EmotionBatch]:
+    """A random batch shaped like CMU-MOSEI unaligned (text 50x300, audio 500x74, visual 500x35, 6 labels, MulT's
+    default data)."""
+    g = torch.Generator().manual_seed(seed)
+    task = TaskSpec("multilabel", MOSEI_LABELS)
+    inputs = {m.name: torch.randn(batch_size, m.seq_len, m.dim, generator=g) for m in MOSEI_UNALIGNED}
+    masks = {m.name: torch.ones(batch_size, m.seq_len, dtype=torch.bool) for m in MOSEI_UNALIGNED}
+    target = (torch.rand(batch_size, len(MOSEI_LABELS), generator=g) < 0.3).float()
+    return task, MOSEI_UNALIGNED, EmotionBatch(inputs=inputs, masks=masks, target=target)
 
 
 def iemocap_batch(batch_size: int = 16, seed: int = 0) -> tuple[TaskSpec, tuple[ModalitySpec, ...], EmotionBatch]:
@@ -58,30 +71,16 @@ def iemocap_batch(batch_size: int = 16, seed: int = 0) -> tuple[TaskSpec, tuple[
 PAPER_INPUTS = {"foalnet": ("iemocap", iemocap_batch, 16)}
 
 
-def training_loss(model: EmotionModel, batch: EmotionBatch) -> torch.Tensor:
-    """The base's training objective: task loss on the logits plus the weighted auxiliary losses."""
-    out = model(batch)
-    loss = task_loss(model.task.kind, out.logits, batch.target)
-    for name, value in out.aux_losses.items():
-        weight = model.aux_weights.get(name, 1.0)
-        if weight:
-            loss = loss + weight * value
-    return loss
-
-
 def step_times(model: EmotionModel, batch: EmotionBatch, steps: int,
                warmup: int) -> tuple[list[float], list[float]]:
     """Wall-clock and process CPU seconds of each of `steps` timed training steps after `warmup` untimed ones."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": model.hparams.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=model.hparams.lr)
+    optimizer = model.build_optimizer()
     model.train()
     wall, cpu = [], []
     for i in range(warmup + steps):
         start, start_cpu = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
-        training_loss(model, batch).backward()
+        model.training_objective(batch).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         if i >= warmup:

@@ -173,13 +173,30 @@ class EmotionModel(L.LightningModule):
         return predict(self.task.kind, self(batch).logits)
 
     # ---- optimiser ------------------------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """The configured optimiser over the trainable parameters (no decay on biases and other 1-d tensors),
+        without a schedule: what `configure_optimizers` returns, for loops outside a Trainer (benchmarks)."""
         hp = self.hparams
         decay = [p for p in self.parameters() if p.requires_grad and p.ndim > 1]
         no_decay = [p for p in self.parameters() if p.requires_grad and p.ndim <= 1]
         groups = [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         optimizer_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "bertadam": BertAdam}[hp.optimizer]
-        optimizer = optimizer_class(groups, lr=hp.lr)
+        return optimizer_class(groups, lr=hp.lr)
+
+    def training_objective(self, batch: EmotionBatch) -> torch.Tensor:
+        """The training loss of `_shared_step` without logging or metrics: task loss (times `task_loss_weight`)
+        plus the weighted auxiliary losses (for loops outside a Trainer: benchmarks)."""
+        out = self(batch)
+        total = task_loss(self.task.kind, out.logits, batch.target) * self.task_loss_weight
+        for name, value in out.aux_losses.items():
+            weight = self.aux_weights.get(name, 1.0)
+            if weight:
+                total = total + weight * value
+        return total
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        optimizer = self.build_optimizer()
         if hp.schedule == "plateau":
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="min", factor=hp.plateau_factor, patience=hp.plateau_patience)
