@@ -3,6 +3,8 @@
 models: one training step per model at the official size on a CMU-MOSEI-shaped batch (`emobench.benchmark.perf_models`).
 cache: first vs cached `setup()` of the real-format readers on generated files (`emobench.benchmark.perf_cache`).
 ot: forward + backward of HeLo's optimal-transport module on 64 problems of 32 x 32 (`emobench.benchmark.perf_ot`).
+report: CSV + Markdown of every model x twin (step time, samples/s, memory, framework overhead), the readers'
+data-preparation throughput and optionally a sweep's wall time (`emobench.benchmark.perf_report`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import importlib
 
 TARGETS = {"models": "emobench.benchmark.perf_models", "cache": "emobench.benchmark.perf_cache",
-           "ot": "emobench.benchmark.perf_ot"}
+           "ot": "emobench.benchmark.perf_ot", "report": "emobench.benchmark.perf_report"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
