@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import Metric
 
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.registry import Registry, init_parameter_names
@@ -25,6 +25,26 @@ from emobench.models.task_head import predict, task_loss
 MODELS = Registry("model")
 SCHEDULES = ("constant", "linear", "cosine", "plateau")
 OPTIMIZERS = ("adamw", "adam", "bertadam")
+
+
+class _WeightedMean(Metric):
+    """sum(value x weight) / sum(weight), summed across processes; a NaN value makes the mean NaN. (torchmetrics
+    1.9's `MeanMetric(nan_strategy="disable")` replaces the weights by ones, so it averaged the batches' losses
+    unweighted.)"""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("weight", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, value: torch.Tensor, weight: torch.Tensor) -> None:
+        self.total += (value.double() * weight.double()).sum()
+        self.weight += weight.double().sum()
+
+    def compute(self) -> torch.Tensor:
+        return (self.total / self.weight).float()
 
 
 class EmotionModel(L.LightningModule):
@@ -91,7 +111,7 @@ class EmotionModel(L.LightningModule):
         self.test_metrics = metrics_for(task.kind, task.num_labels, threshold).clone(prefix="test/")
         name, higher = primary_metric(task.kind)
         self.monitor, self.monitor_mode = f"val/{name}", ("max" if higher else "min")
-        self._loss_means: dict[str, MeanMetric] = {}  # "<stage>/<loss>" -> epoch mean over samples
+        self._loss_means: dict[str, _WeightedMean] = {}  # "<stage>/<loss>" -> epoch mean over samples
         # per stage, this epoch's (predictions, targets, losses, batch size), folded into the metrics at its end
         self._pending: dict[str, list[tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], int]]] = {
             "train": [], "val": [], "test": []}
@@ -130,7 +150,7 @@ class EmotionModel(L.LightningModule):
 
     def _flush(self, stage: str) -> None:
         """Update the stage's metrics and loss means with the epoch's kept predictions, targets and losses in one
-        call each. Metric and `MeanMetric` updates cost about 1 ms per call on a 2-core CPU, so once per epoch
+        call each. Metric updates cost about 1 ms per call on a 2-core CPU, so once per epoch
         instead of per step (the metrics are batch-size invariant: the result is the same)."""
         pending, self._pending[stage] = self._pending[stage], []
         if not pending:
@@ -169,12 +189,12 @@ class EmotionModel(L.LightningModule):
     def test_step(self, batch: EmotionBatch, batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
-    def _loss_mean(self, key: str) -> MeanMetric:
+    def _loss_mean(self, key: str) -> _WeightedMean:
         """The epoch mean of one logged loss, weighted by batch size. A torchmetrics metric rather than
         `self.log(..., on_epoch=True, sync_dist=True)`: Lightning 2.6 averages the per-process sample counts in an
         integer tensor, so a split that the processes share unevenly gets a wrong mean (Lightning issue #21859)."""
         if key not in self._loss_means:
-            self._loss_means[key] = MeanMetric(nan_strategy="disable")  # a NaN loss shows as NaN
+            self._loss_means[key] = _WeightedMean()  # a NaN loss shows as NaN
         return self._loss_means[key].to(self.device)  # not a submodule: follows the model here
 
     def _log_metrics(self, stage: str) -> None:
