@@ -58,8 +58,8 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
         return x
     if p >= 1.0:
         return x * 0.0
-    keep = keep_mask(x.shape, p, x)
-    return x.mul(keep).mul_(1.0 / (1.0 - p))
+    keep = keep_mask(x.shape, p, x).mul_(1.0 / (1.0 - p))  # scaled mask: one multiplication to differentiate
+    return x * keep
 
 
 class FastDropout(nn.Module):
