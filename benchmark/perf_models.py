@@ -1,15 +1,15 @@
 """Speed of one training step of registered models at their default (official) size on a CMU-MOSEI-aligned-shaped
-batch: forward with every loss, backward, gradient clipping at norm 1.0 and an AdamW step, on CPU threads. Methods
-published on other inputs are measured on those (`PAPER_INPUTS`): Foal-Net on IEMOCAP as its official code feeds
+batch: forward with every loss, backward, gradient clipping at norm 1.0 and the model's optimiser step, on CPU
+threads. Methods published on other inputs are measured on those (`PAPER_INPUTS`): Foal-Net on IEMOCAP as its official code feeds
 it (audio 299 x 1024 WavLM frames, video 180 x 768 CLIP frames, 4 classes, batch 16; WavLM itself not included).
 
 Run: `python -m emobench.benchmark.perf_models [model ...] [--steps 5] [--warmup 2] [--threads 2] [--batch-size 64]`
 (default models: tailor carat foalnet helo). Prints one row per model: its inputs, parameters, the median wall-clock
 seconds per step after the warm-up steps, and the median process CPU seconds (all threads; less sensitive to other
 load on the machine).
-Reference, measured once by the EmoBench developers with the official code (TAILOR kniter1/TAILOR d61121ba, CARAT
-chengzju/CARAT 3210086a, official BertAdam) on a 2-thread CPU of the development machine: TAILOR about 11.0 s,
-CARAT about 6.4 s per step; such remembered figures vary by about 40 % between machines.
+Against the official code: `python benchmark/side_by_side/side_by_side.py` builds the official model from a local
+checkout and times both alternately in one process (a ratio measured in one run, not a remembered figure). The step
+here uses the model's own optimiser setting (class default); that script uses the paper sweep's.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import torch
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.models import MODELS, EmotionModel, count_parameters
-from emobench.models.task_head import task_loss
 
 MOSEI_LABELS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 MOSEI_ALIGNED = (ModalitySpec("text", 300, 60, "text"), ModalitySpec("audio", 74, 60, "audio"),
                  ModalitySpec("visual", 35, 60, "visual"))
-OFFICIAL_STEP_SECONDS = {"tailor": 11.0, "carat": 6.4}
+MOSEI_UNALIGNED = (ModalitySpec("text", 300, 50, "text"), ModalitySpec("audio", 74, 500, "audio"),
+                   ModalitySpec("visual", 35, 500, "visual"))
 IEMOCAP_LABELS = ("hap", "neu", "sad", "ang")  # Foal-Net dataloader.py class order
 IEMOCAP_FOALNET = (ModalitySpec("audio", 1024, 299, "audio"), ModalitySpec("visual", 768, 180, "visual"))
 
@@ -42,6 +42,18 @@ def mosei_batch(batch_size: int = 64, seed: int = 0) -> tuple[TaskSpec, tuple[Mo
     masks = {m.name: torch.ones(batch_size, m.seq_len, dtype=torch.bool) for m in MOSEI_ALIGNED}
     target = (torch.rand(batch_size, len(MOSEI_LABELS), generator=g) < 0.3).float()
     return task, MOSEI_ALIGNED, EmotionBatch(inputs=inputs, masks=masks, target=target)
+
+
+def mosei_unaligned_batch(batch_size: int = 24,
+                          seed: int = 0) -> tuple[TaskSpec, tuple[ModalitySpec, ...], EmotionBatch]:
+    """A random batch shaped like CMU-MOSEI unaligned (text 50x300, audio 500x74, visual 500x35, 6 labels, MulT's
+    default data)."""
+    g = torch.Generator().manual_seed(seed)
+    task = TaskSpec("multilabel", MOSEI_LABELS)
+    inputs = {m.name: torch.randn(batch_size, m.seq_len, m.dim, generator=g) for m in MOSEI_UNALIGNED}
+    masks = {m.name: torch.ones(batch_size, m.seq_len, dtype=torch.bool) for m in MOSEI_UNALIGNED}
+    target = (torch.rand(batch_size, len(MOSEI_LABELS), generator=g) < 0.3).float()
+    return task, MOSEI_UNALIGNED, EmotionBatch(inputs=inputs, masks=masks, target=target)
 
 
 def iemocap_batch(batch_size: int = 16, seed: int = 0) -> tuple[TaskSpec, tuple[ModalitySpec, ...], EmotionBatch]:
@@ -58,30 +70,16 @@ def iemocap_batch(batch_size: int = 16, seed: int = 0) -> tuple[TaskSpec, tuple[
 PAPER_INPUTS = {"foalnet": ("iemocap", iemocap_batch, 16)}
 
 
-def training_loss(model: EmotionModel, batch: EmotionBatch) -> torch.Tensor:
-    """The base's training objective: task loss on the logits plus the weighted auxiliary losses."""
-    out = model(batch)
-    loss = task_loss(model.task.kind, out.logits, batch.target)
-    for name, value in out.aux_losses.items():
-        weight = model.aux_weights.get(name, 1.0)
-        if weight:
-            loss = loss + weight * value
-    return loss
-
-
 def step_times(model: EmotionModel, batch: EmotionBatch, steps: int,
                warmup: int) -> tuple[list[float], list[float]]:
     """Wall-clock and process CPU seconds of each of `steps` timed training steps after `warmup` untimed ones."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": model.hparams.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=model.hparams.lr)
+    optimizer = model.build_optimizer()
     model.train()
     wall, cpu = [], []
     for i in range(warmup + steps):
         start, start_cpu = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
-        training_loss(model, batch).backward()
+        model.training_objective(batch).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         if i >= warmup:
@@ -103,8 +101,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     rows = []
     print(f"one training step, {args.threads} threads, median of {args.steps} after {args.warmup} warm-up; inputs "
           f"mosei = CMU-MOSEI aligned shapes x {args.batch_size}, or the method's paper inputs")
-    print(f"{'model':<14} {'inputs':>12} {'parameters':>12} {'median s/step':>14} {'cpu s/step':>11} "
-          f"{'official s/step':>16}")
+    print(f"{'model':<14} {'inputs':>12} {'parameters':>12} {'median s/step':>14} {'cpu s/step':>11}")
     for name in args.models:
         label, make, size = PAPER_INPUTS.get(name, ("mosei", None, args.batch_size))
         task, modalities, batch = make(size) if make else mosei
@@ -112,12 +109,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
         model = MODELS.get(name)(task=task, modalities=modalities)
         wall, cpu = step_times(model, batch, args.steps, args.warmup)
         row = {"model": name, "inputs": f"{label} x{size}", "parameters": count_parameters(model),
-               "median_seconds": statistics.median(wall), "median_cpu_seconds": statistics.median(cpu),
-               "official_seconds": OFFICIAL_STEP_SECONDS.get(name)}
+               "median_seconds": statistics.median(wall), "median_cpu_seconds": statistics.median(cpu)}
         rows.append(row)
-        official = f"{row['official_seconds']:.1f}" if row["official_seconds"] else "-"
         print(f"{name:<14} {row['inputs']:>12} {row['parameters']:>12,} {row['median_seconds']:>14.3f} "
-              f"{row['median_cpu_seconds']:>11.3f} {official:>16}", flush=True)
+              f"{row['median_cpu_seconds']:>11.3f}", flush=True)
     return rows
 
 

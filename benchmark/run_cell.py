@@ -36,6 +36,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*Experiment logs directory.*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")  # EmotionModel's, on purpose
 
 
 def effective_deterministic(setting: bool | str | None, accelerator: str) -> bool | str:
@@ -57,6 +58,41 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, EmotionModel]:
     model = model_cls(task=datamodule.task, modalities=datamodule.modalities,
                       label_stats=datamodule.label_statistics(), **model_args)
     return datamodule, model
+
+
+def trainer_deterministic(cfg: DictConfig) -> bool | str:
+    """The `deterministic` value the cell's Trainer gets."""
+    return effective_deterministic(cfg.trainer.deterministic, cfg.trainer.accelerator)
+
+
+def make_trainer(cfg: DictConfig, model: EmotionModel, cell_dir: Path, attempt: Path,
+                 plain: dict[str, Any]) -> tuple[L.Trainer, Any, Any]:
+    """The cell's Trainer with its callbacks (best checkpoint and early stopping on the primary validation metric)
+    and loggers (CSV, W&B in the configured mode); also used by `emobench perf report` to time a fit exactly as
+    the runner runs it. Returns (trainer, checkpoint callback, W&B logger or None)."""
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=attempt, filename="best", monitor=model.monitor, mode=model.monitor_mode, save_top_k=1,
+        auto_insert_metric_name=False, enable_version_counter=False)
+    early_stop = L.pytorch.callbacks.EarlyStopping(monitor=model.monitor, mode=model.monitor_mode,
+                                                   patience=cfg.trainer.patience)
+    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(cell_dir, name="csv", version="")]
+    wandb_logger = tracking.make_wandb_logger(
+        cfg.wandb.mode, cfg.wandb.project, cfg.wandb.entity, group=cfg.sweep,
+        name=f"{cfg.model}-{cfg.dataset}-s{cfg.seed}-f{cfg.fold}",
+        tags=[cfg.model, cfg.dataset, f"seed={cfg.seed}", f"fold={cfg.fold}"], config=plain,
+        root=Path(cfg.output) / cfg.sweep)
+    if wandb_logger is not None:
+        loggers.append(wandb_logger)
+    t = cfg.trainer
+    trainer = L.Trainer(
+        max_epochs=t.max_epochs, min_epochs=t.min_epochs, accelerator=t.accelerator, devices=t.devices,
+        strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,
+        gradient_clip_val=t.gradient_clip_val or None, limit_train_batches=t.limit_train_batches,
+        limit_val_batches=t.limit_val_batches, limit_test_batches=t.limit_test_batches,
+        deterministic=trainer_deterministic(cfg), callbacks=[checkpoint, early_stop], logger=loggers,
+        enable_progress_bar=t.progress_bar, enable_model_summary=False, default_root_dir=cell_dir,
+        log_every_n_steps=10)
+    return trainer, checkpoint, wandb_logger
 
 
 def is_global_zero() -> bool:
@@ -135,29 +171,8 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
         torch.set_num_threads(cfg.trainer.num_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, model = build(cfg)
-    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=attempt, filename="best", monitor=model.monitor, mode=model.monitor_mode, save_top_k=1,
-        auto_insert_metric_name=False, enable_version_counter=False)
-    early_stop = L.pytorch.callbacks.EarlyStopping(monitor=model.monitor, mode=model.monitor_mode,
-                                                   patience=cfg.trainer.patience)
-    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(cell_dir, name="csv", version="")]
-    wandb_logger = tracking.make_wandb_logger(
-        cfg.wandb.mode, cfg.wandb.project, cfg.wandb.entity, group=cfg.sweep,
-        name=f"{cfg.model}-{cfg.dataset}-s{cfg.seed}-f{cfg.fold}",
-        tags=[cfg.model, cfg.dataset, f"seed={cfg.seed}", f"fold={cfg.fold}"], config=plain,
-        root=Path(cfg.output) / cfg.sweep)
-    if wandb_logger is not None:
-        loggers.append(wandb_logger)
-    t = cfg.trainer
-    deterministic = effective_deterministic(t.deterministic, t.accelerator)
-    trainer = L.Trainer(
-        max_epochs=t.max_epochs, min_epochs=t.min_epochs, accelerator=t.accelerator, devices=t.devices,
-        strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,
-        gradient_clip_val=t.gradient_clip_val or None, limit_train_batches=t.limit_train_batches,
-        limit_val_batches=t.limit_val_batches, limit_test_batches=t.limit_test_batches,
-        deterministic=deterministic, callbacks=[checkpoint, early_stop], logger=loggers,
-        enable_progress_bar=t.progress_bar, enable_model_summary=False, default_root_dir=cell_dir,
-        log_every_n_steps=10)
+    trainer, checkpoint, wandb_logger = make_trainer(cfg, model, cell_dir, attempt, plain)
+    deterministic = trainer_deterministic(cfg)
     try:
         fit_start = time.time()
         trainer.fit(model, datamodule=datamodule)

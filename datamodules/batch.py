@@ -30,3 +30,23 @@ class EmotionBatch:
     @property
     def modalities(self) -> list[str]:
         return list(self.inputs)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> EmotionBatch:
+        """This batch on `device`: itself when every tensor is there already, else a copy with the tensors moved
+        (what Lightning's generic dataclass transfer does, without its deep copy of every field per step)."""
+        device = torch.device(device)
+        tensors = [*self.inputs.values(), *self.masks.values(), self.target, self.subject, self.index]
+        if all(t is None or _on(t, device) for t in tensors):
+            return self
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+
+        return EmotionBatch(inputs={k: move(v) for k, v in self.inputs.items()},
+                            masks={k: move(v) for k, v in self.masks.items()}, target=move(self.target),
+                            subject=move(self.subject), index=move(self.index), ids=list(self.ids))
+
+
+def _on(tensor: torch.Tensor, device: torch.device) -> bool:
+    """Whether `tensor` is on `device` (a device without an index matches any index of its type)."""
+    return tensor.device.type == device.type and (device.index is None or tensor.device.index == device.index)

@@ -59,6 +59,7 @@ def test_wheel_holds_the_emobench_packages_and_experiments_only(wheel):
     data = {p.relative_to(ROOT).as_posix() for pattern in ("*.yaml", "*.csv")
             for p in (ROOT / "experiments").rglob(pattern)}
     assert "experiments/published.csv" in data and {f"emobench/{p}" for p in data} <= set(names)
+    assert not [n for n in names if "side_by_side" in n]  # the official-code comparison is not shipped
 
 
 def test_smoke_sweep_runs_from_the_installed_wheel(fresh_env, tmp_path):

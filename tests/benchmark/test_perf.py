@@ -1,8 +1,14 @@
-"""`emobench perf` runs the benchmark scripts and prints their figures (no timing is asserted)."""
+"""`emobench perf` runs the benchmark scripts, prints their figures and writes the report's files (no timing is
+asserted)."""
 
 from __future__ import annotations
 
-from emobench.benchmark import perf_ot
+import csv
+
+import pytest
+import torch
+
+from emobench.benchmark import perf_data, perf_ot, perf_report
 from emobench.benchmark.cli import main
 
 
@@ -23,9 +29,9 @@ def test_perf_ot_prints_the_ot_module_time(capsys):
     rows = perf_ot.main(["--repeats", "1", "--warmup", "0", "--threads", "1", "--batch-size", "4", "--tokens", "8"])
     out = capsys.readouterr().out
     assert "64 problems" not in out and "4 problems of 8 x 8" in out
-    assert [(r["grad"], r["costs"]) for r in rows[:4]] == [("autodiff", "narrow"), ("autodiff", "broad"),
-                                                          ("envelope", "narrow"), ("envelope", "broad")]
-    assert all(r["median_ms"] > 0 and r["iterations"] >= 1 for r in rows[:4]) and "reference" in out
+    assert [(r["grad"], r["costs"]) for r in rows[:6]] == [
+        (grad, costs) for grad in ("implicit", "autodiff", "envelope") for costs in ("narrow", "broad")]
+    assert all(r["median_ms"] > 0 and r["iterations"] >= 1 for r in rows[:6]) and "reference" in out
     assert main(["perf", "ot", "--repeats", "1", "--warmup", "0", "--threads", "1", "--batch-size", "2"]) == 0
 
 
@@ -35,3 +41,80 @@ def test_perf_prepare_prints_throughput_and_projection(capsys):
         out = capsys.readouterr().out
         assert f"{dataset}: 1 2-trial subject(s)" in out and "MB/s" in out
         assert f"projected for all {dict(deap=32, dreamer=23, wesad=15)[dataset]} subjects" in out
+
+
+def test_perf_report_writes_csv_and_markdown(tmp_path, capsys):
+    """One model x twin through the runner's Trainer and the M3ED reader on small generated files: the CSV rows, the
+    Markdown sections and the printed lines are there (figures are not checked against any speed)."""
+    out = tmp_path / "perf"
+    assert main(["perf", "report", "--out", str(out), "--models", "early_fusion", "--datasets", "synthetic-mosei",
+                 "--steps", "1", "--warmup", "0", "--epochs", "1", "--threads", "1", "--data", "m3ed",
+                 "--data-fraction", "0.02"]) == 0
+    models = list(csv.DictReader((out / "perf_models.csv").open()))
+    assert [(r["model"], r["dataset"], r["device"], r["precision"]) for r in models] == [
+        ("early_fusion", "synthetic-mosei", "cpu", "32")]
+    row = models[0]
+    assert int(row["parameters"]) > 0 and int(row["train_steps"]) > 0 and int(row["val_batches"]) > 0
+    assert float(row["step_ms"]) > 0 and float(row["fit_s"]) > 0 and float(row["overhead"]) < 1
+    data = list(csv.DictReader((out / "perf_data.csv").open()))
+    assert [(r["entry"], r["dataset"]) for r in data] == [("m3ed", "m3ed"), ("m3ed", "m3ed-utterance")]
+    assert all(int(r["samples"]) > 0 and float(r["first_setup_s"]) > 0 for r in data)
+    report = (out / "perf_report.md").read_text()
+    assert "## Models x twins" in report and "| early_fusion | synthetic-mosei |" in report and "| m3ed |" in report
+    assert not (out / "perf_sweep.csv").exists() and "report written" in capsys.readouterr().out
+
+
+def test_perf_report_bf16_autocast_path_runs_on_cpu(tmp_path):
+    """--precision bf16 takes the autocast code path that --device cuda takes on a GPU (CPU autocast supports
+    bfloat16), in the step timing and in the fit (Lightning's bf16-mixed)."""
+    out = tmp_path / "perf"
+    assert main(["perf", "report", "--out", str(out), "--models", "helo", "--datasets", "synthetic-mosei",
+                 "--steps", "1", "--warmup", "0", "--epochs", "1", "--threads", "1", "--precision", "bf16",
+                 "--data"]) == 0
+    row = next(csv.DictReader((out / "perf_models.csv").open()))
+    assert row["precision"] == "bf16" and float(row["step_ms"]) > 0 and not (out / "perf_data.csv").exists()
+
+
+def test_bf16_precision_autocasts_and_full_precision_does_not():
+    layer = torch.nn.Linear(4, 4)
+    with perf_report.autocast(torch.device("cpu"), "bf16"):
+        assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
+    with perf_report.autocast(torch.device("cpu"), "32"):
+        assert layer(torch.randn(2, 4)).dtype == torch.float32
+
+
+def test_device_and_precision_are_validated():
+    assert perf_report.resolve_device("cpu", "auto") == (torch.device("cpu"), "32")
+    assert perf_report.resolve_device("cpu", "bf16")[1] == "bf16"
+    assert perf_report.trainer_settings(torch.device("cuda", 1), "bf16") == {
+        "accelerator": "cuda", "devices": [1], "precision": "bf16-mixed"}
+    assert perf_report.trainer_settings(torch.device("cpu"), "32")["precision"] == "32-true"
+    with pytest.raises(ValueError, match="must be cpu or cuda"):
+        perf_report.resolve_device("meta", "auto")
+    with pytest.raises(ValueError, match="not a device name"):
+        perf_report.resolve_device("gpu0", "auto")
+    with pytest.raises(ValueError, match="precision=fp8"):
+        perf_report.resolve_device("cpu", "fp8")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA device.*Make sure"):
+            perf_report.resolve_device("cuda", "auto")
+    assert main(["perf", "report", "--device", "tpu", "--data", "--no-models"]) == 1  # a clear error, no traceback
+
+
+def test_a_reader_registers_its_perf_entry_in_one_call(tmp_path, monkeypatch):
+    from tests.fixtures.mosei_files import write_mosei_pt
+
+    monkeypatch.setattr(perf_data, "DATA_PERF", dict(perf_data.DATA_PERF))
+    entry = perf_data.register_data_perf(perf_data.DataPerfEntry(
+        "tiny-mosei", ("mosei",), "8 segments", lambda folder, fraction: write_mosei_pt(folder, sizes=(4, 2, 2))))
+    with pytest.raises(ValueError, match="registered twice"):
+        perf_data.register_data_perf(entry)
+    rows = perf_data.measure(["tiny-mosei"], fraction=1.0, workdir=tmp_path)
+    assert [(r.entry, r.dataset, r.samples) for r in rows] == [("tiny-mosei", "mosei", 8)]
+    with pytest.raises(ValueError, match="unknown data entries \\['deap'\\]"):
+        perf_data.measure(["deap"])
+
+
+def test_sweep_wall_time_is_measured_in_a_subprocess():
+    row = perf_report.time_sweep("smoke", 1, ["models=[prior]", "datasets=[synthetic-mosei]", "seeds=[0]"], None)
+    assert (row.sweep, row.cells, row.returncode) == ("smoke", 1, 0) and row.wall_s > 0

@@ -78,7 +78,7 @@ def _padded_tokens(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     return p, p_mask, b, b_mask
 
 
-@pytest.mark.parametrize("grad", ["autodiff", "envelope"])
+@pytest.mark.parametrize("grad", ["implicit", "autodiff", "envelope"])
 def test_plan_marginals_match_uniform_marginals(grad):
     """Row sums within the stopping tolerance (L2 norm of the row error <= ot_tol = 1e-5 per sample), column sums
     exact to float32 rounding (1e-6), padded tokens carry no mass, and float32 stops by the tolerance."""
@@ -120,7 +120,7 @@ def test_plan_is_sharper_than_independent_coupling():
     assert float(ot_loss) < 0.5 * float(independent)
 
 
-@pytest.mark.parametrize("grad", ["autodiff", "envelope"])
+@pytest.mark.parametrize("grad", ["implicit", "autodiff", "envelope"])
 def test_gradients_flow_through_the_ot_term_into_both_groups_encoders(grad):
     torch.manual_seed(0)
     task = TASKS["distribution"]
@@ -132,13 +132,20 @@ def test_gradients_flow_through_the_ot_term_into_both_groups_encoders(grad):
     assert grad_norm(model.label_embedding) == 0 and grad_norm(model.mining.fuse) == 0  # only the OT path
 
 
-def test_plan_carries_gradient_only_with_autodiff():
+def test_plan_carries_gradient_except_with_envelope():
+    """The default (implicit) and autodiff plans train the tokens through the plan, with the same gradient."""
+    grads = {}
+    for grad in ("implicit", "autodiff"):
+        p, p_mask, b, b_mask = _padded_tokens()
+        p.requires_grad_()
+        _, plan, _ = HeterogeneityMining(16, 0.0, grad=grad, tol=1e-7, max_iter=2000)(p, p_mask, b, b_mask)
+        plan[:, :4, :4].sum().backward()
+        grads[grad] = p.grad
+    assert float(grads["implicit"].abs().sum()) > 0
+    torch.testing.assert_close(grads["implicit"], grads["autodiff"], atol=1e-4, rtol=1e-3)
+    assert HeLo(TASKS["distribution"], (EEG, ECG), **SMALL).mining.grad == "implicit"  # the default
     p, p_mask, b, b_mask = _padded_tokens()
-    p.requires_grad_()
-    _, plan, _ = HeterogeneityMining(16, 0.0, grad="autodiff")(p, p_mask, b, b_mask)
-    plan[:, :4, :4].sum().backward()
-    assert float(p.grad.abs().sum()) > 0
-    _, constant, _ = HeterogeneityMining(16, 0.0, grad="envelope")(p, p_mask, b, b_mask)
+    _, constant, _ = HeterogeneityMining(16, 0.0, grad="envelope")(p.requires_grad_(), p_mask, b, b_mask)
     assert not constant.requires_grad
 
 

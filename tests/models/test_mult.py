@@ -8,6 +8,7 @@ import torch
 
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
+from emobench.models import mult
 from emobench.models.base import count_parameters
 from emobench.models.mult import MulT
 from emobench.models.task_head import task_loss
@@ -118,3 +119,25 @@ def test_official_defaults_and_size_on_mosei_shapes():
 def test_rejects_heads_that_do_not_divide_width():
     with pytest.raises(ValueError, match="divisible"):
         MulT(TaskSpec("multilabel", LABELS), MODALITIES[:2], d_model=10, num_heads=3)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_causal_query_blocks_give_the_unblocked_result(monkeypatch, padded):
+    """On CPU the causal attention runs in query blocks over the keys each block may attend; logits and gradients
+    equal the one-block computation (with and without padding)."""
+    modalities = (ModalitySpec("text", 6, 24, "text"), ModalitySpec("audio", 4, 40, "audio"))
+    lengths = {"text": [24, 20, 9], "audio": [40, 33, 12]} if padded else None
+    batch = make_batch("multilabel", modalities, lengths, seed=3)
+    results = []
+    mask = mult._attention_bias(batch.masks["audio"], batch.masks["audio"], True, torch.float32)
+    assert len(mask.blocks) == mult.QUERY_BLOCKS > 1  # blocking is active in the first run
+    for blocks in (mult.QUERY_BLOCKS, 1):
+        monkeypatch.setattr(mult, "QUERY_BLOCKS", blocks)
+        torch.manual_seed(0)
+        model = MulT(TaskSpec("multilabel", LABELS), modalities, d_model=8, num_heads=2, layers=2).eval()
+        logits = model(batch).logits
+        logits.square().sum().backward()
+        results.append((logits.detach(), {n: p.grad for n, p in model.named_parameters()}))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-6, rtol=1e-5)
+    for name, grad in results[0][1].items():
+        torch.testing.assert_close(grad, results[1][1][name], atol=1e-6, rtol=1e-5)

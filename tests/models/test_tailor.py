@@ -153,3 +153,7 @@ def test_bert_attention_training_path_equals_sdpa_path_and_dropout_keeps_the_mea
     assert abs(float((dropped == 0).float().mean()) - 0.3) < 0.01
     assert abs(float(dropped.mean()) - 1.0) < 0.02
     assert dropped.unique().tolist() == [0.0, pytest.approx(1 / 0.7)]
+    leaf = torch.ones(1000, requires_grad=True)
+    out = fast_dropout(leaf, 0.3)
+    out.sum().backward()
+    torch.testing.assert_close(leaf.grad, out.detach())  # d out / d x = keep / (1 - p)

@@ -1,0 +1,323 @@
+"""`emobench perf report`: speed, size and framework overhead of every model x twin of a sweep (default: the
+default sweep), the data-preparation throughput of the real readers, and optionally a sweep's wall time, written
+as CSV files and one Markdown report.
+
+Per model x twin (the sweep's cell at seed 0, fold 0, with its model and data settings):
+- parameters; median training-step time after warm-up (forward, every loss, backward, clipping, optimiser step on
+  one training batch, outside Lightning) and samples per second; peak memory (CUDA: allocated; CPU: the
+  process's peak resident set since the cell started, `benchmark/environment.py`).
+- framework overhead of a short fit through the runner's own Trainer (`run_cell.make_trainer`: checkpoint and
+  early-stopping callbacks, metrics, CSV logging, W&B in `--wandb` mode, the cell's progress-bar setting):
+      overhead = 1 - (train steps x median step + validation batches x median evaluation step) / fit wall time.
+  It is the issue's 1 - steps x median step / fit time, with the validation forward passes (sanity check
+  included), which every epoch of a sweep runs, counted as work rather than overhead.
+Data: `benchmark/perf_data.py` (a reader registers its entry there). Sweep: `--sweep NAME` runs `emobench sweep
+NAME` in a subprocess into a temporary folder and reports its wall time and cell count.
+
+`--device cuda` runs the model rows on the GPU with bf16 autocast where the GPU supports it (`--precision auto`),
+the fits with Lightning's "bf16-mixed"; `--precision bf16` also runs autocast on the CPU (the same code path).
+Timings of a shared machine move with its load: compare rows of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+PRECISIONS = ("auto", "32", "bf16")
+
+
+@dataclass
+class ModelPerfRow:
+    model: str
+    dataset: str
+    device: str
+    precision: str
+    parameters: int
+    batch_size: int
+    step_ms: float
+    samples_per_s: float
+    eval_step_ms: float
+    peak_memory_mb: float
+    fit_s: float
+    train_steps: int
+    val_batches: int
+    overhead: float
+
+
+@dataclass
+class SweepPerfRow:
+    sweep: str
+    cells: int
+    workers: int
+    wall_s: float
+    returncode: int
+
+
+def resolve_device(device: str, precision: str) -> tuple[torch.device, str]:
+    """(device, "32" or "bf16") for `--device` / `--precision`; raises ValueError with what to do."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"perf report: <--precision={precision}> must be one of {PRECISIONS}.")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"perf report: <--device={device}> is not a device name ({err}). Make sure it is cpu or "
+                         "cuda (cuda:N for another GPU).") from err
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"perf report: <--device={device}> must be cpu or cuda[:N], got a {dev.type} device.")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"perf report: <--device={device}> but torch sees no CUDA device (torch "
+                             f"{torch.__version__}). Make sure a GPU and a CUDA build of torch are present, or use "
+                             "--device cpu.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"perf report: <--device={device}> but only {torch.cuda.device_count()} CUDA device(s) "
+                             "exist. Make sure the index is one of them.")
+    if precision == "auto":
+        precision = "bf16" if dev.type == "cuda" and torch.cuda.is_bf16_supported() else "32"
+    return dev, precision
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on the device, or nothing for full precision."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def trainer_settings(device: torch.device, precision: str) -> dict:
+    """The cell's trainer keys for the device and precision (Lightning names)."""
+    return {"accelerator": "cuda" if device.type == "cuda" else "cpu",
+            "devices": [device.index] if device.index is not None else 1,
+            "precision": "bf16-mixed" if precision == "bf16" else "32-true"}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_times(model, batch, clip: float, device: torch.device, precision: str, steps: int,
+               warmup: int) -> tuple[list[float], list[float]]:
+    """(training-step seconds, evaluation-step seconds) over `steps` timed repeats after `warmup` untimed ones."""
+    optimizer = model.build_optimizer()
+    train, evaluate = [], []
+    for i in range(warmup + steps):
+        model.train()
+        _sync(device)
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(device, precision):
+            loss = model.training_objective(batch)
+        loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        _sync(device)
+        middle = time.perf_counter()
+        model.eval()
+        with torch.no_grad(), autocast(device, precision):
+            model(batch)
+        _sync(device)
+        if i >= warmup:
+            train.append(middle - start)
+            evaluate.append(time.perf_counter() - middle)
+    return train, evaluate
+
+
+def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup: int, epochs: int, wandb: str,
+                 output: Path) -> ModelPerfRow:
+    """One model x twin: step times on one training batch, then a short fit through the runner's Trainer."""
+    import lightning as L
+    from lightning.fabric.utilities.apply_func import move_data_to_device
+    from omegaconf import OmegaConf
+
+    from emobench.benchmark import environment
+    from emobench.benchmark.config import CellConfig, to_plain
+    from emobench.benchmark.run_cell import build, make_trainer, quiet_lightning
+    from emobench.models import count_parameters
+
+    quiet_lightning()
+    cfg = OmegaConf.merge(OmegaConf.structured(CellConfig), cell.config)
+    cfg.trainer.update(trainer_settings(device, precision))
+    cfg.trainer.max_epochs, cfg.trainer.min_epochs, cfg.trainer.patience = epochs, epochs, epochs + 1
+    cfg.wandb.mode, cfg.output = wandb, str(output)
+    environment.reset_peak_memory()
+    L.seed_everything(0, workers=True, verbose=False)
+    datamodule, model = build(cfg)
+    model.to(device)
+    batch = move_data_to_device(next(iter(datamodule.train_dataloader())), device)
+    train, evaluate = step_times(model, batch, float(cfg.trainer.gradient_clip_val or 0.0), device, precision,
+                                 steps, warmup)
+    peak = environment.peak_memory_mb()
+    step, eval_step = statistics.median(train), statistics.median(evaluate)
+
+    L.seed_everything(0, workers=True, verbose=False)
+    datamodule, model = build(cfg)  # a fresh model: the fit starts as the sweep's does
+    cell_dir = output / "runs" / f"{cell.model}-{cell.dataset}"
+    trainer, _, wandb_logger = make_trainer(cfg, model, cell_dir, cell_dir / "checkpoints", to_plain(cfg))
+    from emobench.benchmark import tracking
+
+    try:
+        start = time.perf_counter()
+        trainer.fit(model, datamodule=datamodule)
+        _sync(device)
+        fit = time.perf_counter() - start
+    finally:
+        tracking.finish_wandb(wandb_logger)
+    epochs_run = trainer.current_epoch
+    val_per_epoch = len(datamodule.val_dataloader())
+    val_batches = epochs_run * val_per_epoch + min(trainer.num_sanity_val_steps, val_per_epoch)
+    train_steps = int(trainer.global_step)
+    overhead = 1.0 - (train_steps * step + val_batches * eval_step) / fit
+    return ModelPerfRow(cell.model, cell.dataset, str(device), precision, count_parameters(model), len(batch),
+                        round(1000 * step, 3), round(len(batch) / step, 1), round(1000 * eval_step, 3),
+                        round(peak, 1), round(fit, 3), train_steps, val_batches, round(overhead, 4))
+
+
+def model_cells(sweep: str, models: Sequence[str] | None, datasets: Sequence[str] | None) -> list:
+    """The sweep's cells at its first seed and fold, one per model x dataset, optionally filtered."""
+    from emobench.benchmark.grid import load_grid
+
+    _, cells = load_grid(sweep)
+    first = {}
+    for cell in cells:
+        if (models and cell.model not in models) or (datasets and cell.dataset not in datasets):
+            continue
+        first.setdefault((cell.model, cell.dataset), cell)
+    if not first:
+        raise ValueError(f"perf report: no cell of sweep <{sweep}> matches <--models={list(models or [])}> and "
+                         f"<--datasets={list(datasets or [])}>. Make sure the names are in the sweep.")
+    return list(first.values())
+
+
+def time_sweep(sweep: str, workers: int, overrides: Sequence[str], workdir: Path | None) -> SweepPerfRow:
+    """Wall time of `emobench sweep SWEEP` in a fresh subprocess (leaderboards off, W&B disabled)."""
+    from emobench.benchmark.grid import load_grid
+
+    cells = len(load_grid(sweep, list(overrides))[1])
+    with tempfile.TemporaryDirectory(prefix="emobench-perf-sweep-", dir=workdir) as tmp:
+        command = [sys.executable, "-m", "emobench.benchmark.cli", "sweep", sweep, "--output", tmp, "--quiet",
+                   "--no-leaderboard", "--wandb", "disabled", "--workers", str(workers), *overrides]
+        start = time.perf_counter()
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+        wall = time.perf_counter() - start
+    if done.returncode != 0:
+        print(f"warning: the sweep exited with code {done.returncode}: {done.stderr[-2000:]}", file=sys.stderr)
+    return SweepPerfRow(sweep, cells, workers, round(wall, 1), done.returncode)
+
+
+def _table(rows: Sequence) -> str:
+    if not rows:
+        return "(none)\n"
+    names = [f.name for f in fields(rows[0])]
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(f"{getattr(r, n):,}" if isinstance(getattr(r, n), int) else str(getattr(r, n))
+                                for n in names) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(path: Path, rows: Sequence) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(rows[0])])
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with {torch.get_num_threads()} "
+            f"threads{gpu}")
+
+
+def write_report(out: Path, model_rows: Sequence[ModelPerfRow], data_rows: Sequence, sweep_rows: Sequence,
+                 note: str) -> Path:
+    """perf_models.csv, perf_data.csv, perf_sweep.csv (those with rows) and perf_report.md into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("perf_models", model_rows), ("perf_data", data_rows), ("perf_sweep", sweep_rows)):
+        if rows:
+            _write_csv(out / f"{name}.csv", rows)
+    text = [f"# emobench perf report\n\n{note}\n\nMachine: {machine()}.\n",
+            "## Models x twins\n\noverhead = 1 - (train steps x step + validation batches x evaluation step) / "
+            "fit wall time, for a fit through the runner's Trainer.\n", _table(model_rows),
+            "## Data preparation (real readers, generated files)\n\nfirst setup = decode the files + write the "
+            "cache; cached setup = a fresh datamodule on the same cache.\n", _table(data_rows)]
+    if sweep_rows:
+        text += ["## Sweep wall time\n", _table(sweep_rows)]
+    path = out / "perf_report.md"
+    path.write_text("\n".join(text))
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emobench perf report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("perf"), help="folder for the CSV files and the report")
+    parser.add_argument("--grid", default="default", help="sweep whose model x twin cells are measured")
+    parser.add_argument("--models", nargs="*", help="only these models (default: all of the sweep)")
+    parser.add_argument("--datasets", nargs="*", help="only these datasets (default: all of the sweep)")
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per cell (median reported)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of the timed fit")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto: bf16 autocast on a GPU that supports it, else full precision")
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    parser.add_argument("--wandb", default="disabled", choices=("disabled", "offline"),
+                        help="W&B mode during the timed fits (offline adds W&B's logging to the overhead)")
+    parser.add_argument("--data", nargs="*", help="data entries to time (default: all registered; none: skip)")
+    parser.add_argument("--data-fraction", type=float, default=1.0, help="share of each dataset's full size")
+    parser.add_argument("--no-models", action="store_true", help="skip the model x twin rows")
+    parser.add_argument("--sweep", help="also time this sweep end to end (e.g. default; long)")
+    parser.add_argument("--sweep-workers", type=int, default=1, help="--workers of the timed sweep")
+    parser.add_argument("--sweep-override", nargs="*", default=[], help="key=value overrides of the timed sweep")
+    args = parser.parse_args(argv)
+    from emobench.benchmark import perf_data
+
+    device, precision = resolve_device(args.device, args.precision)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_rows: list[ModelPerfRow] = []
+    if not args.no_models:
+        with tempfile.TemporaryDirectory(prefix="emobench-perf-fit-") as tmp:
+            for cell in model_cells(args.grid, args.models, args.datasets):
+                row = measure_cell(cell, device, precision, args.steps, args.warmup, args.epochs, args.wandb,
+                                   Path(tmp))
+                model_rows.append(row)
+                print(f"{row.model:<13} {row.dataset:<18} {row.parameters:>11,} params  step {row.step_ms:9.2f} ms  "
+                      f"{row.samples_per_s:9.1f} samples/s  peak {row.peak_memory_mb:8.1f} MB  overhead "
+                      f"{100 * row.overhead:5.1f} %", flush=True)
+    data_rows = [] if args.data == [] else perf_data.measure(args.data, args.data_fraction)
+    for row in data_rows:
+        print(f"data {row.entry:<16} {row.dataset:<15} {row.samples:>7} samples {row.file_mb:>8.1f} MB  first "
+              f"{row.first_setup_s:8.2f} s ({row.samples_per_s:,.0f} samples/s)  cached {row.cached_setup_s:.2f} s",
+              flush=True)
+    sweep_rows = [time_sweep(args.sweep, args.sweep_workers, args.sweep_override, None)] if args.sweep else []
+    for row in sweep_rows:
+        print(f"sweep {row.sweep}: {row.cells} cells, {row.workers} worker(s), {row.wall_s:.1f} s", flush=True)
+    note = (f"`emobench perf report` on {device} ({'bf16 autocast' if precision == 'bf16' else 'full precision'}), "
+            f"grid {args.grid}, {args.steps} timed steps after {args.warmup} warm-up, fits of {args.epochs} epochs, "
+            f"W&B {args.wandb}, data at {args.data_fraction:g} of full size.")
+    path = write_report(args.out, model_rows, data_rows, sweep_rows, note)
+    print(f"report written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""The base model's per-step savings keep its results: metrics and loss means folded in once per epoch equal
+per-batch updates (uneven batches), training-step logs land on the same steps as when every step logs, and
+`EmotionBatch.to` moves a batch without Lightning's deep copy (itself when already there)."""
+
+from __future__ import annotations
+
+import csv
+
+import lightning as L
+import torch
+
+from emobench.datamodules.batch import EmotionBatch
+from emobench.metrics import metrics_for
+from emobench.models import MODELS
+from emobench.models.base import EmotionModel
+from emobench.models.output import ModelOutput
+from emobench.models.task_head import predict, task_loss
+from tests.models.helpers import TASKS, THREE, random_batch
+
+
+def test_epoch_metrics_and_loss_means_equal_per_batch_updates():
+    torch.manual_seed(0)
+    task = TASKS["multilabel"]
+    model = MODELS.get("early_fusion")(task=task, modalities=THREE).eval()
+    batches = [random_batch(task, THREE, batch_size=n, seed=n) for n in (5, 2, 7)]
+    reference = metrics_for(task.kind, task.num_labels, 0.5)
+    losses, sizes = [], []
+    with torch.no_grad():
+        for batch in batches:
+            model._shared_step(batch, "val")
+            logits = model(batch).logits
+            reference.update(predict(task.kind, logits), batch.target)
+            losses.append(task_loss(task.kind, logits, batch.target))
+            sizes.append(len(batch))
+    assert len(model._pending["val"]) == 3  # nothing folded in yet
+    model._flush("val")
+    assert model._pending["val"] == []
+    got, expected = model.val_metrics.compute(), reference.compute()
+    for name, value in expected.items():
+        torch.testing.assert_close(got[f"val/{name}"], value)
+    weighted = sum(loss * n for loss, n in zip(losses, sizes, strict=True)) / sum(sizes)
+    torch.testing.assert_close(model._loss_means["val/loss"].compute(), weighted)
+
+
+def _logged_steps(tmp_path, monkeypatch, gate: bool) -> list[int]:
+    from emobench.models import base
+
+    if not gate:
+        monkeypatch.setattr(base.EmotionModel, "_step_logs_written", lambda self: True)
+    class Linear(EmotionModel):  # unregistered: a small model that trains in a Trainer
+        def __init__(self, task, modalities, **kwargs):
+            super().__init__(task, modalities, **kwargs)
+            self.linear = torch.nn.Linear(modalities[0].dim, task.num_labels)
+
+        def forward(self, batch):
+            return ModelOutput(logits=self.linear(batch.inputs[self.modalities[0].name].mean(dim=1)))
+
+    task = TASKS["multiclass"]
+    batches = [random_batch(task, THREE, batch_size=4, seed=i) for i in range(7)]
+    model = Linear(task, THREE)
+    logger = L.pytorch.loggers.CSVLogger(tmp_path / ("gate" if gate else "all"), name="", version="")
+    trainer = L.Trainer(max_epochs=2, logger=logger, log_every_n_steps=3, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer.fit(model, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
+    rows = list(csv.DictReader(open(tmp_path / ("gate" if gate else "all") / "metrics.csv")))
+    return [int(r["step"]) for r in rows if r.get("train/loss_step")]
+
+
+def test_training_step_logs_land_on_the_same_steps(tmp_path, monkeypatch):
+    gated = _logged_steps(tmp_path, monkeypatch, gate=True)
+    assert gated and gated == _logged_steps(tmp_path, monkeypatch, gate=False)
+
+
+def test_batch_to_moves_without_copying_what_is_already_there():
+    batch = random_batch(TASKS["multiclass"], THREE)
+    batch.index = torch.arange(len(batch))
+    assert batch.to("cpu") is batch and batch.to(torch.device("cpu")) is batch
+    moved = batch.to("meta")
+    assert isinstance(moved, EmotionBatch) and moved is not batch
+    assert all(t.device.type == "meta" for t in [*moved.inputs.values(), *moved.masks.values(), moved.target,
+                                                 moved.index])
+    assert moved.subject is None and batch.target.device.type == "cpu"
