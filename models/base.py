@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import Metric
 
 from emobench.datamodules.batch import EmotionBatch
 from emobench.datamodules.registry import Registry, init_parameter_names
@@ -23,6 +23,26 @@ from emobench.models.output import ModelOutput
 from emobench.models.task_head import predict, task_loss
 
 MODELS = Registry("model")
+
+
+class WeightedMean(Metric):
+    """Sum of value x weight over sum of weights, summed across processes; a NaN value makes the mean NaN.
+    torchmetrics' `MeanMetric(nan_strategy="disable")` would keep NaN but drops the weights (torchmetrics 1.9:
+    with "disable" every weight becomes 1), so a partial last batch would count as much as a full one."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("weight", default=torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, value: torch.Tensor, weight: float) -> None:
+        self.total += value.detach().float() * weight
+        self.weight += weight
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.weight
 SCHEDULES = ("constant", "linear", "cosine", "plateau")
 OPTIMIZERS = ("adamw", "adam", "bertadam")
 
@@ -91,7 +111,7 @@ class EmotionModel(L.LightningModule):
         self.test_metrics = metrics_for(task.kind, task.num_labels, threshold).clone(prefix="test/")
         name, higher = primary_metric(task.kind)
         self.monitor, self.monitor_mode = f"val/{name}", ("max" if higher else "min")
-        self._loss_means: dict[str, MeanMetric] = {}  # "<stage>/<loss>" -> epoch mean over samples
+        self._loss_means: dict[str, WeightedMean] = {}  # "<stage>/<loss>" -> epoch mean over samples
 
     @classmethod
     def hyperparameter_names(cls) -> set[str]:
@@ -136,12 +156,12 @@ class EmotionModel(L.LightningModule):
     def test_step(self, batch: EmotionBatch, batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
-    def _loss_mean(self, key: str) -> MeanMetric:
+    def _loss_mean(self, key: str) -> WeightedMean:
         """The epoch mean of one logged loss, weighted by batch size. A torchmetrics metric rather than
         `self.log(..., on_epoch=True, sync_dist=True)`: Lightning 2.6 averages the per-process sample counts in an
         integer tensor, so a split that the processes share unevenly gets a wrong mean (Lightning issue #21859)."""
         if key not in self._loss_means:
-            self._loss_means[key] = MeanMetric(nan_strategy="disable")  # a NaN loss shows as NaN
+            self._loss_means[key] = WeightedMean()
         return self._loss_means[key].to(self.device)  # not a submodule: follows the model here
 
     def _log_metrics(self, stage: str) -> None:
