@@ -5,6 +5,7 @@ logged in a short fit are checked against hand-computed values."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -22,9 +23,6 @@ from tests.models.helpers import TASKS, THREE, random_batch
 class Probe(EmotionModel):
     """Returns `self.logits` (plus a zero-initialised bias) and `self.aux`; not registered (no name)."""
 
-    default_aux_weights = {"b": 2.0}
-    task_loss_weight = 0.25
-
     def __init__(self, task, modalities, label_stats=None, **kwargs) -> None:
         super().__init__(task, modalities, label_stats, **kwargs)
         self.bias = nn.Parameter(torch.zeros(task.num_labels))
@@ -36,8 +34,14 @@ class Probe(EmotionModel):
         return ModelOutput(logits=self.logits[: len(batch)] + self.bias, aux_losses=dict(self.aux))
 
 
-def probe(kind: str = "multilabel", batch_size: int = 4, seed: int = 0, **kwargs) -> tuple[Probe, EmotionBatch]:
-    model = Probe(TASKS[kind], THREE, **kwargs)
+class WeightedProbe(Probe):
+    default_aux_weights = {"b": 2.0}
+    task_loss_weight = 0.25
+
+
+def probe(kind: str = "multilabel", batch_size: int = 4, seed: int = 0, cls: type = Probe,
+          **kwargs) -> tuple[Probe, EmotionBatch]:
+    model = cls(TASKS[kind], THREE, **kwargs)
     batch = random_batch(TASKS[kind], THREE, batch_size=batch_size, seed=seed)
     model.logits = torch.randn(batch_size, TASKS[kind].num_labels, generator=torch.Generator().manual_seed(seed))
     return model, batch
@@ -45,9 +49,11 @@ def probe(kind: str = "multilabel", batch_size: int = 4, seed: int = 0, **kwargs
 
 @pytest.mark.parametrize("kind", sorted(TASKS))
 def test_training_objective_weights_the_task_loss_and_each_auxiliary_loss(kind):
-    model, batch = probe(kind, aux_weights={"a": 0.5, "c": 0.0})
-    model.aux = {"a": torch.tensor(2.0), "b": torch.tensor(3.0), "c": torch.tensor(math.nan), "d": torch.tensor(4.0)}
+    model, batch = probe(kind)
     task = float(task_loss(kind, model.logits, batch.target))
+    assert float(model._shared_step(batch, "train").detach()) == pytest.approx(task)  # by default: the task loss
+    model, batch = probe(kind, cls=WeightedProbe, aux_weights={"a": 0.5, "c": 0.0})
+    model.aux = {"a": torch.tensor(2.0), "b": torch.tensor(3.0), "c": torch.tensor(math.nan), "d": torch.tensor(4.0)}
     aux = 0.5 * 2.0 + 2.0 * 3.0 + 4.0  # a: given weight; b: class default; c: weight 0 (not added); d: weight 1
     assert float(model._shared_step(batch, "train").detach()) == pytest.approx(0.25 * task + aux)
     for stage in ("val", "test"):  # validation and test report the full task loss
@@ -139,3 +145,37 @@ def test_a_short_fit_logs_step_and_epoch_losses_metrics_and_the_monitor(tmp_path
     trainer.test(model, datamodule=data, verbose=False)
     assert {"test/loss", "test/micro_f1", "test/accuracy"} <= set(trainer.callback_metrics)
     assert not model.val_metrics["micro_f1"]._update_count  # reset after each epoch
+
+
+def lr_curve(schedule: str, warmup_fraction: float, steps: int = 100, estimated: int = 100) -> list[float]:
+    model, _ = probe(lr=1.0, schedule=schedule, warmup_fraction=warmup_fraction)
+    model._trainer = SimpleNamespace(estimated_stepping_batches=estimated)  # what Lightning tells the base
+    config = model.configure_optimizers()
+    optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    assert config["lr_scheduler"]["interval"] == "step"
+    lrs = []
+    for _ in range(steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
+def test_cosine_and_constant_schedules_after_warm_up():
+    cosine = lr_curve("cosine", 0.1)  # T = 100, 10 warm-up steps, then 0.5 (1 + cos(pi p)), p = (t - 10) / 90
+    assert cosine[0] == 0.0 and cosine[5] == pytest.approx(0.5) and cosine[10] == pytest.approx(1.0)
+    assert cosine[55] == pytest.approx(0.5) and cosine[99] == pytest.approx(0.5 * (1 + math.cos(math.pi * 89 / 90)))
+    assert lr_curve("cosine", 0.1, steps=120)[110] == pytest.approx(0.0, abs=1e-12)  # past T it stays at 0
+    constant = lr_curve("constant", 0.2)
+    assert constant[10] == pytest.approx(0.5) and constant[20:] == pytest.approx([1.0] * 80)
+
+
+def test_linear_schedule_over_a_single_step():
+    assert lr_curve("linear", 0.0, steps=2, estimated=1) == pytest.approx([1.0, 0.0])
+    assert lr_curve("linear", 0.0, steps=2, estimated=0) == pytest.approx([1.0, 0.0])  # T is at least 1
+
+
+def test_predict_step_returns_probabilities():
+    for kind in sorted(TASKS):
+        model, batch = probe(kind)
+        torch.testing.assert_close(model.predict_step(batch, 0), predict(kind, model.logits))
