@@ -23,6 +23,8 @@ from emobench.models.output import ModelOutput
 from emobench.models.task_head import predict, task_loss
 
 MODELS = Registry("model")
+
+
 SCHEDULES = ("constant", "linear", "cosine", "plateau")
 OPTIMIZERS = ("adamw", "adam", "bertadam")
 
