@@ -112,9 +112,13 @@ def run_tests(copy: Path, tests: tuple[str, ...], timeout: float, log: Path) -> 
 
 
 def triaged(root: Path) -> set[str]:
-    """Mutant ids listed as equivalent in tests/mutation_triage.md (ten hex digits in backticks)."""
+    """Mutant ids (ten hex digits in backticks) listed under the `## Equivalent` heading of
+    tests/mutation_triage.md; ids elsewhere in the file (survivors since killed) do not count."""
     path = root / TRIAGE
-    return set(re.findall(r"`([0-9a-f]{10})`", path.read_text())) if path.is_file() else set()
+    if not path.is_file():
+        return set()
+    section = re.search(r"^## Equivalent.*?(?=^## |\Z)", path.read_text(), flags=re.M | re.S)
+    return set(re.findall(r"`([0-9a-f]{10})`", section.group(0))) if section else set()
 
 
 def select_mutants(root: Path, names: list[str], sample: int | None, seed: int,

@@ -4,13 +4,15 @@ as CSV files and one Markdown report.
 
 Per model x twin (the sweep's cell at seed 0, fold 0, with its model and data settings):
 - parameters; median training-step time after warm-up (forward, every loss, backward, clipping, optimiser step on
-  one training batch, outside Lightning) and samples per second; peak memory (CUDA: allocated; CPU: the
-  process's peak resident set since the cell started, `benchmark/environment.py`).
+  one training batch, outside Lightning) and samples per second; peak memory of the step timing (CUDA: peak
+  allocated; CPU: the process's peak resident set above its size when the cell started).
 - framework overhead of a short fit through the runner's own Trainer (`run_cell.make_trainer`: checkpoint and
   early-stopping callbacks, metrics, CSV logging, W&B in `--wandb` mode, the cell's progress-bar setting):
       overhead = 1 - (train steps x median step + validation batches x median evaluation step) / fit wall time.
   It is the issue's 1 - steps x median step / fit time, with the validation forward passes (sanity check
-  included), which every epoch of a sweep runs, counted as work rather than overhead.
+  included), which every epoch of a sweep runs, counted as work rather than overhead. `overhead_cpu` is the same
+  ratio in process CPU time: on a machine shared with other work, wall time also counts the time the process
+  waited for a core, CPU time does not (compare that column there).
 Data: `benchmark/perf_data.py` (a reader registers its entry there). Sweep: `--sweep NAME` runs `emobench sweep
 NAME` in a subprocess into a temporary folder and reports its wall time and cell count.
 
@@ -24,6 +26,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import ctypes
+import gc
 import os
 import platform
 import statistics
@@ -56,6 +60,7 @@ class ModelPerfRow:
     train_steps: int
     val_batches: int
     overhead: float
+    overhead_cpu: float
 
 
 @dataclass
@@ -111,14 +116,15 @@ def _sync(device: torch.device) -> None:
 
 
 def step_times(model, batch, clip: float, device: torch.device, precision: str, steps: int,
-               warmup: int) -> tuple[list[float], list[float]]:
-    """(training-step seconds, evaluation-step seconds) over `steps` timed repeats after `warmup` untimed ones."""
+               warmup: int) -> dict[str, list[float]]:
+    """Wall and process CPU seconds of training steps ("train", "train_cpu") and evaluation steps ("eval",
+    "eval_cpu") over `steps` timed repeats after `warmup` untimed ones."""
     optimizer = model.build_optimizer()
-    train, evaluate = [], []
+    times: dict[str, list[float]] = {"train": [], "train_cpu": [], "eval": [], "eval_cpu": []}
     for i in range(warmup + steps):
         model.train()
         _sync(device)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
         with autocast(device, precision):
             loss = model.training_objective(batch)
@@ -127,20 +133,23 @@ def step_times(model, batch, clip: float, device: torch.device, precision: str, 
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         _sync(device)
-        middle = time.perf_counter()
+        middle, middle_cpu = time.perf_counter(), time.process_time()
         model.eval()
         with torch.no_grad(), autocast(device, precision):
             model(batch)
         _sync(device)
         if i >= warmup:
-            train.append(middle - start)
-            evaluate.append(time.perf_counter() - middle)
-    return train, evaluate
+            times["train"].append(middle - start)
+            times["train_cpu"].append(middle_cpu - start_cpu)
+            times["eval"].append(time.perf_counter() - middle)
+            times["eval_cpu"].append(time.process_time() - middle_cpu)
+    return times
 
 
-def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup: int, epochs: int, wandb: str,
-                 output: Path) -> ModelPerfRow:
-    """One model x twin: step times on one training batch, then a short fit through the runner's Trainer."""
+def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup: int, epochs: int | None,
+                 wandb: str, output: Path) -> ModelPerfRow:
+    """One model x twin: step times on one training batch (half before, half after the fit), and a short fit
+    through the runner's Trainer."""
     import lightning as L
     from lightning.fabric.utilities.apply_func import move_data_to_device
     from omegaconf import OmegaConf
@@ -153,17 +162,19 @@ def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup:
     quiet_lightning()
     cfg = OmegaConf.merge(OmegaConf.structured(CellConfig), cell.config)
     cfg.trainer.update(trainer_settings(device, precision))
-    cfg.trainer.max_epochs, cfg.trainer.min_epochs, cfg.trainer.patience = epochs, epochs, epochs + 1
+    if epochs is not None:  # else the sweep's own epochs and early stopping
+        cfg.trainer.max_epochs, cfg.trainer.min_epochs, cfg.trainer.patience = epochs, epochs, epochs + 1
     cfg.wandb.mode, cfg.output = wandb, str(output)
+    start_mb = _released_resident_mb() if device.type == "cpu" else 0.0
     environment.reset_peak_memory()
     L.seed_everything(0, workers=True, verbose=False)
     datamodule, model = build(cfg)
     model.to(device)
     batch = move_data_to_device(next(iter(datamodule.train_dataloader())), device)
-    train, evaluate = step_times(model, batch, float(cfg.trainer.gradient_clip_val or 0.0), device, precision,
-                                 steps, warmup)
-    peak = environment.peak_memory_mb()
-    step, eval_step = statistics.median(train), statistics.median(evaluate)
+    clip = float(cfg.trainer.gradient_clip_val or 0.0)
+    times = step_times(model, batch, clip, device, precision, (steps + 1) // 2, warmup)
+    peak = environment.peak_memory_mb() - start_mb
+    timed_model = model
 
     L.seed_everything(0, workers=True, verbose=False)
     datamodule, model = build(cfg)  # a fresh model: the fit starts as the sweep's does
@@ -172,20 +183,40 @@ def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup:
     from emobench.benchmark import tracking
 
     try:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         trainer.fit(model, datamodule=datamodule)
         _sync(device)
-        fit = time.perf_counter() - start
+        fit, fit_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     finally:
         tracking.finish_wandb(wandb_logger)
+    if steps > 1:  # the other half of the timed steps after the fit: both halves see the load around it
+        after = step_times(timed_model, batch, clip, device, precision, steps // 2, 1)
+        times = {k: v + after[k] for k, v in times.items()}
+    median = {k: statistics.median(v) for k, v in times.items()}
     epochs_run = trainer.current_epoch
     val_per_epoch = len(datamodule.val_dataloader())
     val_batches = epochs_run * val_per_epoch + min(trainer.num_sanity_val_steps, val_per_epoch)
     train_steps = int(trainer.global_step)
-    overhead = 1.0 - (train_steps * step + val_batches * eval_step) / fit
+    overhead = 1.0 - (train_steps * median["train"] + val_batches * median["eval"]) / fit
+    overhead_cpu = 1.0 - (train_steps * median["train_cpu"] + val_batches * median["eval_cpu"]) / fit_cpu
+    step = median["train"]
     return ModelPerfRow(cell.model, cell.dataset, str(device), precision, count_parameters(model), len(batch),
-                        round(1000 * step, 3), round(len(batch) / step, 1), round(1000 * eval_step, 3),
-                        round(peak, 1), round(fit, 3), train_steps, val_batches, round(overhead, 4))
+                        round(1000 * step, 3), round(len(batch) / step, 1), round(1000 * median["eval"], 3),
+                        round(peak, 1), round(fit, 3), train_steps, val_batches, round(overhead, 4),
+                        round(overhead_cpu, 4))
+
+
+def _released_resident_mb() -> float:
+    """The process's resident set (Linux) after a garbage collection and, with glibc, `malloc_trim(0)`, which
+    returns freed heap pages to the system: a cell's CPU peak is counted above this, not above pages that earlier
+    cells freed but the allocator kept (those would be reused unseen)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with contextlib.suppress(OSError, StopIteration):
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 2**10
+    return 0.0
 
 
 def model_cells(sweep: str, models: Sequence[str] | None, datasets: Sequence[str] | None) -> list:
@@ -225,7 +256,7 @@ def _table(rows: Sequence) -> str:
         return "(none)\n"
     names = [f.name for f in fields(rows[0])]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(f"{getattr(r, n):,}" if isinstance(getattr(r, n), int) else str(getattr(r, n))
+    lines += ["| " + " | ".join(f"{getattr(r, n):,}" if type(getattr(r, n)) is int else str(getattr(r, n))
                                 for n in names) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -256,7 +287,9 @@ def write_report(out: Path, model_rows: Sequence[ModelPerfRow], data_rows: Seque
             _write_csv(out / f"{name}.csv", rows)
     text = [f"# emobench perf report\n\n{note}\n\nMachine: {machine()}.\n",
             "## Models x twins\n\noverhead = 1 - (train steps x step + validation batches x evaluation step) / "
-            "fit wall time, for a fit through the runner's Trainer.\n", _table(model_rows),
+            "fit wall time, for a fit through the runner's Trainer; overhead_cpu: the same in process CPU time. "
+            "peak_memory_mb: CUDA peak allocated, or the CPU process's peak resident set above its size at the "
+            "cell's start.\n", _table(model_rows),
             "## Data preparation (real readers, generated files)\n\nfirst setup = decode the files + write the "
             "cache; cached setup = a fresh datamodule on the same cache.\n", _table(data_rows)]
     if sweep_rows:
@@ -274,7 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="*", help="only these datasets (default: all of the sweep)")
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per cell (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs of the timed fit")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of the timed fit (default: the sweep's max_epochs and early stopping)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto: bf16 autocast on a GPU that supports it, else full precision")
@@ -302,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 model_rows.append(row)
                 print(f"{row.model:<13} {row.dataset:<18} {row.parameters:>11,} params  step {row.step_ms:9.2f} ms  "
                       f"{row.samples_per_s:9.1f} samples/s  peak {row.peak_memory_mb:8.1f} MB  overhead "
-                      f"{100 * row.overhead:5.1f} %", flush=True)
+                      f"{100 * row.overhead:5.1f} % (cpu {100 * row.overhead_cpu:5.1f} %)", flush=True)
     data_rows = [] if args.data == [] else perf_data.measure(args.data, args.data_fraction)
     for row in data_rows:
         print(f"data {row.entry:<16} {row.dataset:<15} {row.samples:>7} samples {row.file_mb:>8.1f} MB  first "
@@ -311,8 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep_rows = [time_sweep(args.sweep, args.sweep_workers, args.sweep_override, None)] if args.sweep else []
     for row in sweep_rows:
         print(f"sweep {row.sweep}: {row.cells} cells, {row.workers} worker(s), {row.wall_s:.1f} s", flush=True)
+    epochs = f"{args.epochs} epochs" if args.epochs else "the sweep's epochs and early stopping"
     note = (f"`emobench perf report` on {device} ({'bf16 autocast' if precision == 'bf16' else 'full precision'}), "
-            f"grid {args.grid}, {args.steps} timed steps after {args.warmup} warm-up, fits of {args.epochs} epochs, "
+            f"grid {args.grid}, {args.steps} timed steps after {args.warmup} warm-up, fits of {epochs}, "
             f"W&B {args.wandb}, data at {args.data_fraction:g} of full size.")
     path = write_report(args.out, model_rows, data_rows, sweep_rows, note)
     print(f"report written to {path}")

@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 from emobench.benchmark.mutants import find_mutants
-from emobench.benchmark.mutate import TARGETS, make_copy, repository_root, select_mutants
+from emobench.benchmark.mutate import TARGETS, make_copy, repository_root, select_mutants, triaged
 
 SOURCE = textwrap.dedent('''
     """Docstring 1 < 2."""
@@ -69,3 +69,12 @@ def test_the_copy_imports_its_own_files(tmp_path):
     probe = subprocess.run([sys.executable, "-c", "import emobench.metrics"], cwd=copy, capture_output=True,
                            text=True)
     assert probe.returncode == 1 and "the copy was imported" in probe.stderr
+
+
+def test_only_ids_under_the_equivalent_heading_count_as_equivalent(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "mutation_triage.md").write_text(
+        "# Triage\n\n## Killed by new tests\n- `aaaaaaaaaa` killed by test_x\n\n## Equivalent\n"
+        "- `bbbbbbbbbb` a.py:3 `1` -> `(2)`: only formatting\n- `cccccccccc` also\n\n## Notes\n- `dddddddddd`\n")
+    assert triaged(tmp_path) == {"bbbbbbbbbb", "cccccccccc"}
+    assert triaged(tmp_path / "nowhere") == set()
