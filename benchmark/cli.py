@@ -120,6 +120,7 @@ MODULE_COMMANDS: dict[str, tuple[str, str]] = {
     "table": ("emobench.benchmark.leaderboard_cli", "write leaderboards (CSV, Markdown, LaTeX, PNG) of a sweep folder"),
     "perf": ("emobench.benchmark.perf", "print speed and size figures (step time, parameters, cache)"),
     "check": ("emobench.benchmark.check_cli", "check a method or dataset (yours too) against the contracts of the tests"),
+    "tune": ("emobench.benchmark.tune", "search learning rates / sizes of a sweep on the validation splits only"),
 }
 
 

@@ -14,8 +14,8 @@ from emobench.datamodules.synthetic import latent
 from emobench.datamodules.synthetic.phenomena import Phenomena
 from emobench.datamodules.synthetic.streams import StreamRecipe, event_times, generate_stream
 
-#: Candidate latent states drawn per trial when the trial's class is fixed first (`trial_classes`).
-CANDIDATES = 64
+#: Shift of a trial's latent state along its class direction when the layout fixes the classes (WESAD conditions).
+CLASS_SEPARATION = 2.0
 
 
 class SyntheticTwin(EmotionDataModule):
@@ -118,18 +118,14 @@ class SyntheticTwin(EmotionDataModule):
     # ---- internals ------------------------------------------------------------------------------------------
     def _trial_latents(self, rng: np.random.Generator, model: label_lib.LabelModel, trials: int, num_pairs: int,
                        classes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Trial states; with `classes` given, each trial's state is the first of CANDIDATES draws whose class (by
-        a class read-out with `class_priors`) is the given one, i.e. a draw from the states of that class."""
+        """Trial states; with `classes` given (conditions fixed by the protocol), each trial's state is shifted by
+        CLASS_SEPARATION along its class's read-out direction, as a condition moves every subject the same way."""
+        z, pairs = latent.draw_trials(rng, trials, num_pairs)
         if classes is None:
-            return latent.draw_trials(rng, trials, num_pairs)
+            return z, pairs
         if self.task_spec.kind != "multiclass":
             model = label_lib.LabelModel(rng, len(self.class_priors), num_pairs)
-        z, pairs = latent.draw_trials(rng, trials * CANDIDATES, num_pairs)
-        scores = model.scores(z, pairs[..., 0] * pairs[..., 1], self.phenomena.interaction)
-        drawn = label_lib.class_scores(rng, scores, self.class_priors).argmax(axis=1).reshape(trials, CANDIDATES)
-        hit = drawn == classes[:, None]
-        pick = np.where(hit.any(axis=1), hit.argmax(axis=1), 0) + np.arange(trials) * CANDIDATES
-        return z[pick], pairs[pick]
+        return z + CLASS_SEPARATION * model.own[:, classes].T, pairs
 
     def _targets(self, rng: np.random.Generator, model: label_lib.LabelModel, trial_z: np.ndarray,
                  trial_pairs: np.ndarray, classes: np.ndarray | None) -> np.ndarray:

@@ -53,6 +53,7 @@ def test_run_writes_a_record_and_prints_metrics(tiny_overrides, tmp_path, capsys
     assert record["status"] == "ok" and record["seed"] == 3 and record["model"] == "early_fusion"
     assert 0.0 <= record["metrics"]["test/micro_f1"] <= 1.0
     assert record["best_val"]["name"] == "val/micro_f1" and record["parameters"] > 0
+    assert 0 < record["cpu_seconds"] and record["epochs"] >= 1, "CPU time of the cell, for load-free timings"
 
 
 @pytest.mark.parametrize(
