@@ -57,7 +57,34 @@ def cmd_list(args: argparse.Namespace) -> int:
         datasets.add_row(*(escape(str(text)) for text in cells))
     console.print(models)
     console.print(datasets)
+    if args.verbose:
+        for table in phenomena_tables():
+            console.print(table)
     return 0
+
+
+def phenomena_tables() -> list[Table]:
+    """Each twin's phenomenon strengths at its defaults, and what each knob means (`emobench list --verbose`)."""
+    from emobench.datamodules import DATAMODULES
+    from emobench.datamodules.synthetic.phenomena import DESCRIPTIONS, KNOBS
+    from emobench.datamodules.synthetic.twin import SyntheticTwin
+
+    strengths = Table(title="Twin phenomena (default strengths; 0 = off; set any as a data option, e.g. "
+                            "data_args.locality=0)")
+    strengths.add_column("twin", no_wrap=True)
+    for knob in KNOBS:
+        strengths.add_column(knob, justify="right")
+    for name in DATAMODULES.names():
+        cls = DATAMODULES.get(name)
+        if issubclass(cls, SyntheticTwin):
+            levels = cls().phenomena.to_dict()
+            strengths.add_row(escape(name), *(f"{levels[k]:g}" for k in KNOBS))
+    legend = Table(title="Phenomena")
+    for col in ("knob", "what it generates", "value"):
+        legend.add_column(col)
+    for knob in KNOBS:
+        legend.add_row(knob, *(escape(text) for text in DESCRIPTIONS[knob]))
+    return [strengths, legend]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -95,6 +122,7 @@ MODULE_COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("emobench.benchmark.prepare_cli", "read a dataset once and fill its cache (physiological readers: "
                 "per-subject features, with a progress bar)"),
     "check": ("emobench.benchmark.check_cli", "check a method or dataset (yours too) against the contracts of the tests"),
+    "tune": ("emobench.benchmark.tune", "search learning rates / sizes of a sweep on the validation splits only"),
 }
 
 
@@ -104,6 +132,8 @@ def build_parser(command_name: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="list models and datasets: emobench list [imports=[my_model.py,...]]")
     listing.add_argument("overrides", nargs="*", help="imports=[...]: user modules whose classes to list too")
+    listing.add_argument("--verbose", "-v", action="store_true",
+                         help="also print each synthetic twin's phenomena and their strengths")
     listing.set_defaults(handler=cmd_list)
     run = sub.add_parser("run", help="run one cell: emobench run model=<m> dataset=<d> seed=<s> [key=value ...]")
     run.add_argument("overrides", nargs="*", help="key=value config overrides")

@@ -29,9 +29,11 @@ from emobench.benchmark.stats import (
     ALPHA,
     MIN_WILCOXON_PAIRS,
     TEST_NAMES,
+    Concordance,
     FriedmanResult,
     PairedResult,
     friedman,
+    kendalls_w,
     paired_test,
 )
 from emobench.benchmark.store import load_records
@@ -72,6 +74,10 @@ class DatasetBoard:
     # published results beside the table, never in it: `published.COMPARISON_COLUMNS`, one row per (method, metric)
     references: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(COMPARISON_COLUMNS)))
     reference_notes: list[str] = field(default_factory=list)  # published rows of this dataset left out, and why
+    # rows seeds, columns models: each seed's rank of the model (its primary metric averaged over folds; 1 = best)
+    seed_ranks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    capped: dict[str, int] = field(default_factory=dict)  # model -> cells that stopped at trainer.max_epochs
+    cap_known: int = 0  # cells whose records tell epochs and trainer.max_epochs
 
     @property
     def metrics(self) -> list[str]:
@@ -90,6 +96,8 @@ class Leaderboards:
     wandb: dict[str, Any] = field(default_factory=dict)  # the cells' config["wandb"] (mode, project, entity)
     files: list[Path] = field(default_factory=list)
     wandb_dir: Path | None = None
+    stability: Concordance = field(default_factory=lambda: Concordance(float("nan"), 0, 0))  # Kendall's W, seeds
+    dataset_stability: dict[str, Concordance] = field(default_factory=dict)
 
 
 # ---- reading the store ------------------------------------------------------------------------------------------
@@ -126,6 +134,8 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row["code"] = code_status(record, current)
         row["kind"] = record["task"]["kind"]
         row["finished"] = record.get("finished", 0.0)
+        row["epochs"] = record.get("epochs")
+        row["max_epochs"] = ((record.get("config") or {}).get("trainer") or {}).get("max_epochs")
         config = record.get("config") or {}
         row["registered"] = config.get("dataset") or record.get("dataset")
         row["protocol"] = (config.get("data_args") or {}).get("protocol")
@@ -205,11 +215,34 @@ def dataset_board(frame: pd.DataFrame, dataset: str, published: pd.DataFrame | N
     board = DatasetBoard(dataset, kind, primary, higher, table, best_model, paired,
                          sorted(int(s) for s in rows["seed"].unique()), sorted(int(f) for f in rows["fold"].unique()),
                          superseded, stale, unchecked)
+    per_seed = rows.pivot_table(index="seed", columns="model", values=primary, aggfunc="mean")
+    board.seed_ranks = (-per_seed if higher[primary] else per_seed).rank(axis=1, method="average")
+    board.capped, board.cap_known = capped_cells(rows)
     if published is not None:
         runs = zip(rows["registered"], rows["protocol"], strict=True)
         references, board.reference_notes = board_references(published, dataset, kind, runs)
         board.references = comparison(references, table, metrics)
     return board
+
+
+def capped_cells(rows: pd.DataFrame) -> tuple[dict[str, int], int]:
+    """(model -> cells whose training ran to the epoch cap (`epochs` >= the cell's trainer.max_epochs) instead of
+    being stopped early, number of cells whose records tell both); a cap of -1 (none) never counts."""
+    epochs, cap = pd.to_numeric(rows["epochs"]), pd.to_numeric(rows["max_epochs"])
+    hit = rows[(cap > 0) & (epochs >= cap)]
+    known = int((epochs.notna() & cap.notna()).sum())
+    return {str(m): int(n) for m, n in hit.groupby("model").size().items()}, known
+
+
+def ranking_stability(boards: dict[str, DatasetBoard]) -> tuple[Concordance, dict[str, Concordance]]:
+    """Kendall's W of the per-seed rankings: overall, each seed ranks the models by their mean rank over the
+    datasets (that seed ran); per dataset, by their rank on it."""
+    per_dataset = {name: kendalls_w(board.seed_ranks) for name, board in boards.items()}
+    frames = [board.seed_ranks for board in boards.values() if not board.seed_ranks.empty]
+    if not frames:
+        return Concordance(float("nan"), 0, 0), per_dataset
+    mean_ranks = pd.concat(frames).groupby(level=0).mean()
+    return kendalls_w(mean_ranks), per_dataset
 
 
 def best_rows(board: DatasetBoard) -> dict[str, set[int]]:
@@ -467,12 +500,42 @@ def overall_display(overall: pd.DataFrame, style: str = "plain") -> pd.DataFrame
 def overall_notes(result: Leaderboards) -> list[str]:
     notes = ["Rank of each model on each dataset by that dataset's primary metric (1 = best, ties share the "
              "average rank); mean rank over the datasets the model ran on; best in bold.",
-             result.friedman.summary()]
+             result.friedman.summary(), stability_note(result), cap_note(result)]
     if result.failed:
         notes.append(f"{len(result.failed)} failed cell(s) left out: " + "; ".join(
             f"{r.get('model')} / {r.get('dataset')} seed {r.get('seed')} fold {r.get('fold')}"
             for r in result.failed) + ".")
     return notes
+
+
+def stability_note(result: Leaderboards) -> str:
+    """One sentence: Kendall's W of the per-seed rankings, overall and per dataset."""
+    w = result.stability
+    if np.isnan(w.w):
+        return ("Ranking stability across seeds: not computed (Kendall's W needs at least 2 seeds and 2 models "
+                "run with every seed).")
+    per = "; ".join(f"{name} {c.w:.2f}" for name, c in result.dataset_stability.items() if not np.isnan(c.w))
+    return (f"Ranking stability across seeds: Kendall's W = {w.w:.3f} ({w.judges} seeds ranking {w.models} models "
+            "by their mean rank over the datasets; 1 = every seed ranks the models alike, 0 = no agreement)"
+            + (f"; per dataset: {per}." if per else "."))
+
+
+def cap_note(result: Leaderboards) -> str:
+    """One sentence: how many cells ran to the epoch cap instead of stopping early, by model."""
+    total = sum(board.cap_known for board in result.boards.values())
+    if not total:
+        return "Epoch cap: not known (the records do not store epochs and trainer.max_epochs)."
+    by_model: dict[str, int] = {}
+    for board in result.boards.values():
+        for model, count in board.capped.items():
+            by_model[model] = by_model.get(model, 0) + count
+    capped = sum(by_model.values())
+    if not capped:
+        return (f"Epoch cap: none of the {total} cells with a known cap ran to trainer.max_epochs; early stopping "
+                "ended every one.")
+    which = ", ".join(f"{m} {n}" for m, n in sorted(by_model.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (f"Epoch cap: {capped} of {total} cells ({100 * capped / total:.0f} %) ran to trainer.max_epochs "
+            f"instead of being stopped early ({which}); they may be under-trained.")
 
 
 def overall_markdown(result: Leaderboards) -> str:
@@ -505,8 +568,10 @@ def build_leaderboards(sweep_dir: str | Path, published: str | Path | None = Non
     frame = records_frame(ok)
     reference = load_published(published)
     boards = {dataset: dataset_board(frame, dataset, reference) for dataset in sorted(frame["dataset"].unique())}
+    stability, per_dataset = ranking_stability(boards)
     return Leaderboards(sweep_dir, boards, overall_table(boards), friedman(rank_matrix(boards)),
-                        [_failed_summary(r) for r in failed], wandb_settings(ok))
+                        [_failed_summary(r) for r in failed], wandb_settings(ok), stability=stability,
+                        dataset_stability=per_dataset)
 
 
 def _write(path: Path, text: str, files: list[Path]) -> None:
@@ -674,6 +739,8 @@ def write_leaderboards(sweep_dir: Path, wandb_mode: str | None = "offline", quie
                      "p_value": f.p_value, "n_models": f.n_models, "n_datasets": f.n_datasets,
                      "summary": f.summary()},
         "failed": result.failed,
+        "kendall_w": result.stability.w,
+        "capped_cells": {d: dict(board.capped) for d, board in result.boards.items()},
         "files": result.files,
         "wandb_dir": result.wandb_dir,
         "wandb_error": wandb_error,

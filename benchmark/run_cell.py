@@ -156,7 +156,7 @@ def remove_dead_attempts(checkpoints: Path, keep: set[str]) -> list[Path]:
 def run_cell(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, and return a record (status "ok"); exceptions propagate to the caller."""
     quiet_lightning()
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     environment.reset_peak_memory()
     plain = to_plain(cfg)
     identity = cell_identity(cfg)
@@ -210,6 +210,9 @@ def run_cell(cfg: DictConfig) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),  # changes float reduction order; not part of the cell id
         "fit_seconds": round(fit_seconds, 3),
         "test_seconds": round(test_seconds, 3),
+        # CPU seconds of this process (all its threads) for the whole cell: unlike wall-clock times, not inflated
+        # by other load on the machine; with one torch thread, the cell's time on an idle core
+        "cpu_seconds": round(time.process_time() - cpu_started, 3),
         "parameters": count_parameters(model),
         "peak_memory_mb": round(environment.peak_memory_mb(), 1),
         "split_sizes": datamodule.split_sizes(),

@@ -117,3 +117,37 @@ def friedman(ranks: pd.DataFrame) -> FriedmanResult:
     nemenyi = scikit_posthocs.posthoc_nemenyi_friedman(complete.reset_index(drop=True))  # labelled by model
     return FriedmanResult(True, "", k, n, float(result.statistic), float(result.pvalue),
                           complete.mean(axis=0).sort_values(), nemenyi, excluded)
+
+
+@dataclass(frozen=True)
+class Concordance:
+    """Kendall's coefficient of concordance W of several rankings of the same models (1 = identical rankings,
+    0 = no agreement), with the number of rankings (`judges`) and of models ranked."""
+
+    w: float
+    judges: int
+    models: int
+
+
+def kendalls_w(scores: pd.DataFrame) -> Concordance:
+    """Kendall's W of the rows of `scores` (rows: judges, e.g. seeds; columns: models; values: ranks or any score
+    where lower is better), models with a missing value left out. With tie correction (Kendall & Babington Smith,
+    "The problem of m rankings", Ann. Math. Stat. 10(3), 1939):
+
+        W = 12 S / (m^2 (n^3 - n) - m sum_j T_j),  S = sum_i (R_i - mean R)^2,  T_j = sum over ties (t^3 - t)
+
+    for m judges ranking n models, R_i the rank sum of model i. NaN with fewer than 2 judges or models, or when
+    every judge ties every model."""
+    complete = scores.dropna(axis=1, how="any")
+    m, n = complete.shape
+    if m < 2 or n < 2:
+        return Concordance(float("nan"), m, n)
+    ranks = complete.rank(axis=1, method="average").to_numpy(float)
+    rank_sums = ranks.sum(axis=0)
+    s = float(((rank_sums - rank_sums.mean()) ** 2).sum())
+    ties = 0.0
+    for row in complete.to_numpy(float):
+        _, counts = np.unique(row, return_counts=True)
+        ties += float((counts**3 - counts).sum())
+    denominator = m**2 * (n**3 - n) - m * ties
+    return Concordance(12 * s / denominator if denominator > 0 else float("nan"), m, n)

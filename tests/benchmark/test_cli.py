@@ -29,6 +29,19 @@ def test_list_shows_every_model_and_dataset(capsys):
         assert name in out
 
 
+def test_list_verbose_shows_each_twins_phenomena(capsys):
+    assert main(["list"]) == 0
+    assert "Twin phenomena" not in capsys.readouterr().out
+    assert main(["list", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 8}
+    for name in TWINS:
+        levels = DATAMODULES.get(name)().phenomena
+        cells = [c.strip() for c in rows[name].split("│")[2:-1]]
+        assert cells[:3] == [f"{levels.locality:g}", f"{levels.events:g}", f"{levels.interaction:g}"], name
+    assert "temporal locality" in out and "label_structure" in out
+
+
 def test_run_writes_a_record_and_prints_metrics(tiny_overrides, tmp_path, capsys):
     code = main(["run", "model=early_fusion", "dataset=synthetic-mosei", "seed=3", *tiny_overrides])
     assert code == 0
@@ -40,6 +53,7 @@ def test_run_writes_a_record_and_prints_metrics(tiny_overrides, tmp_path, capsys
     assert record["status"] == "ok" and record["seed"] == 3 and record["model"] == "early_fusion"
     assert 0.0 <= record["metrics"]["test/micro_f1"] <= 1.0
     assert record["best_val"]["name"] == "val/micro_f1" and record["parameters"] > 0
+    assert 0 < record["cpu_seconds"] and record["epochs"] >= 1, "CPU time of the cell, for load-free timings"
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ def test_default_sweep_covers_every_model_twin_and_3_seeds():
     _, cells = grid.load_grid("default")
     twins = {n for n in DATAMODULES.names() if issubclass(DATAMODULES.get(n), SyntheticTwin)}
     assert {c.model for c in cells} == set(MODELS.names())
-    assert {c.dataset for c in cells} == twins and len(twins) == 5
+    assert {c.dataset for c in cells} == twins and len(twins) == 6
     assert {c.seed for c in cells} == {0, 1, 2}
 
 
@@ -140,7 +140,7 @@ def test_default_sweep_runs_shrunk(tmp_path):
     code = main(["sweep", "default", "models=[prior]", *SHRINK, "--output", str(out), "--wandb", "disabled",
                  "--quiet", "--no-leaderboard"])
     assert code == 0
-    assert len(load_records(cells_dir(out, "default"))) == 5
+    assert len(load_records(cells_dir(out, "default"))) == 6  # one per twin, synthetic-wesad included
 
 
 def test_paper_sweep_narrows_to_one_method_on_the_command_line():

@@ -17,7 +17,7 @@ from emobench.benchmark.leaderboard import (
     display_frame,
     write_leaderboards,
 )
-from emobench.benchmark.stats import T_TEST, WILCOXON, paired_test
+from emobench.benchmark.stats import T_TEST, WILCOXON, kendalls_w, paired_test
 from emobench.benchmark.store import write_record
 
 MOSEI, DEAP = "synthetic-mosei", "synthetic-deap"  # multilabel (micro_f1, higher better), distribution (kl, lower)
@@ -33,6 +33,7 @@ HAMMING = {"alpha": 0.20, "beta": 0.15, "gamma": 0.25}  # lower is better: beta 
 KL = {"beta": [0.30, 0.32, 0.31], "alpha": [0.33, 0.31, 0.35], "gamma": [0.50, 0.53, 0.51]}
 COSINE = {"alpha": 0.80, "beta": 0.85, "gamma": 0.90}  # higher is better: gamma best here
 PARAMETERS = {"alpha": 1_000, "beta": 2_000, "gamma": 3_000_000}
+CAP = {"alpha": 10, "beta": 10, "gamma": 3}  # every record says 3 epochs: gamma's cells ran to the cap
 
 
 def _record(model: str, dataset: str, seed: int, fold: int, metrics: dict[str, float]) -> dict:
@@ -47,7 +48,8 @@ def _record(model: str, dataset: str, seed: int, fold: int, metrics: dict[str, f
         "fit_seconds": 10.0 + seed, "test_seconds": 0.5, "parameters": PARAMETERS[model],
         "peak_memory_mb": 100.0 + 10 * seed + fold,
         "config": {"model": model, "dataset": dataset, "seed": seed, "fold": fold, "sweep": "demo",
-                   "wandb": {"mode": "disabled", "project": "emobench-test", "entity": None}},
+                   "wandb": {"mode": "disabled", "project": "emobench-test", "entity": None},
+                   "trainer": {"max_epochs": CAP[model]}},
         "versions": {}, "git_commit": "abc", "started": 0.0, "finished": 1.0,
     }
 
@@ -254,3 +256,30 @@ def test_unequal_cell_counts_are_flagged(tmp_path):
 
 def test_equal_cell_counts_carry_no_warning(written):
     assert "different numbers of cells" not in (written["folder"] / f"{MOSEI}.md").read_text()
+
+
+def test_kendalls_w_matches_hand_computed_values():
+    """3 seeds ranking 4 models. Rank sums 4, 6, 8, 12 (mean 7.5): S = 35, W = 12 * 35 / (3^2 * (4^3 - 4)) = 7/9.
+    With the third seed tying B and C: sums 4, 5.5, 8.5, 12, S = 37.5, ties T = 2^3 - 2 = 6,
+    W = 12 * 37.5 / (9 * 60 - 3 * 6) = 450 / 522."""
+    ranks = pd.DataFrame([[1, 2, 3, 4], [2, 1, 3, 4], [1, 3, 2, 4]], columns=list("ABCD"), dtype=float)
+    result = kendalls_w(ranks)
+    assert (result.judges, result.models) == (3, 4)
+    assert result.w == pytest.approx(7 / 9)
+    ranks.loc[2] = [1, 2.5, 2.5, 4]
+    assert kendalls_w(ranks).w == pytest.approx(450 / 522)
+    assert kendalls_w(pd.DataFrame([[1, 2], [1, 2]])).w == pytest.approx(1.0)
+    assert kendalls_w(pd.DataFrame([[1, 2], [2, 1]])).w == pytest.approx(0.0)
+    assert math.isnan(kendalls_w(ranks.iloc[:1]).w), "one seed: nothing to agree on"
+
+
+def test_overall_reports_seed_stability_and_epoch_cap(written, sweep):
+    """Per seed, alpha and beta tie on the mean rank and gamma is last in every seed: W = 1 overall; per dataset
+    the seeds swap alpha and beta once out of three: rank sums 4, 5, 9, S = 14, W = 12 * 14 / (9 * 24) = 7/9.
+    Gamma's 9 cells (6 MOSEI, 3 DEAP; the failed one is not a cell) ran to its cap of 3 epochs."""
+    assert written["kendall_w"] == pytest.approx(1.0)
+    overall = (sweep / "leaderboard" / "overall.md").read_text()
+    assert "Kendall's W = 1.000 (3 seeds ranking 3 models" in overall
+    assert f"per dataset: {DEAP} 0.78; {MOSEI} 0.78." in overall
+    assert "Epoch cap: 9 of 27 cells (33 %) ran to trainer.max_epochs instead of being stopped early (gamma 9)" in overall
+    assert written["capped_cells"] == {DEAP: {"gamma": 3}, MOSEI: {"gamma": 6}}

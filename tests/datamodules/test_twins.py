@@ -13,9 +13,9 @@ from emobench.datamodules.synthetic.twin import SyntheticTwin
 TWINS = [n for n in DATAMODULES.names() if issubclass(DATAMODULES.get(n), SyntheticTwin)]
 
 
-def test_all_five_twins_registered():
+def test_all_six_twins_registered():
     assert set(TWINS) == {"synthetic-deap", "synthetic-dreamer", "synthetic-mosei", "synthetic-m3ed",
-                          "synthetic-iemocap"}
+                          "synthetic-iemocap", "synthetic-wesad"}
 
 
 @pytest.mark.parametrize("name", TWINS)
@@ -56,6 +56,20 @@ def test_full_length_option_gives_the_real_sequence_length():
     dm = DATAMODULES.get("synthetic-mosei")(seq_len=None)
     assert {m.name: m.seq_len for m in dm.modalities} == {"text": 60, "audio": 60, "visual": 60}
     assert {m.name: m.dim for m in dm.modalities} == {"text": 300, "audio": 74, "visual": 35}
+    unaligned = DATAMODULES.get("synthetic-mosei")(seq_len=None, aligned=False)
+    assert {m.name: m.seq_len for m in unaligned.modalities} == {"text": 50, "audio": 500, "visual": 500}
+    assert unaligned.phenomena.lag > 0 == dm.phenomena.lag
+
+
+def test_capped_lengths_keep_the_modalities_rates():
+    """seq_len caps the longest modality; the others keep their ratio to it down to a floor of seq_len // 4."""
+    lengths = DATAMODULES.get("synthetic-iemocap")(seq_len=32).lengths()
+    assert lengths == {"audio": 32, "visual": round(180 * 32 / 299)}
+    assert DATAMODULES.get("synthetic-mosei")(seq_len=32, aligned=False).lengths() == {
+        "text": 8, "audio": 32, "visual": 32}
+    dm = DATAMODULES.get("synthetic-wesad")(num_samples=60, seq_len=64)
+    assert dm.lengths() == {"ecg": 64, "physio": 16, "motion": 16}
+    assert {k: v.shape[1] for k, v in dm.arrays.inputs.items()} == dm.lengths()
 
 
 @pytest.mark.parametrize("name", TWINS)
@@ -130,3 +144,34 @@ def test_changing_the_fold_after_setup_is_refused():
     dm.fold = 1
     with pytest.raises(RuntimeError, match="new datamodule per fold"):
         dm.setup()
+
+
+def test_wesad_twin_modalities_subjects_and_conditions():
+    dm = DATAMODULES.get("synthetic-wesad")(num_samples=450, seq_len=16)
+    assert [(m.name, m.kind, m.group, m.dim) for m in dm.modalities] == [
+        ("ecg", "ecg", "physiological", 1), ("physio", "physio", "physiological", 6),
+        ("motion", "motion", "behavioral", 6)]
+    assert dm.task.kind == "multiclass" and dm.task.labels == ("baseline", "stress", "amusement")
+    assert dm.protocol == "loso" and dm.num_folds == 15
+    arrays = dm.arrays
+    assert sorted(np.unique(arrays.groups)) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17]
+    for subject in np.unique(arrays.groups):
+        counts = np.bincount(arrays.target[arrays.groups == subject], minlength=3)
+        assert counts[0] > counts[1] > counts[2] > 0, f"subject {subject}: {counts}"
+    dm.setup()
+    assert set(arrays.groups[dm.split_rows()["test"]]) == {2}, "fold 0 holds out S2"
+
+
+def test_wesad_distribution_target_and_bad_target():
+    dm = DATAMODULES.get("synthetic-wesad")(num_samples=150, seq_len=8, target="distribution")
+    assert dm.task.kind == "distribution" and dm.task.labels == ("stressed", "frustrated", "happy", "sad")
+    np.testing.assert_allclose(dm.arrays.target.sum(1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="target"):
+        DATAMODULES.get("synthetic-wesad")(target="valence")
+
+
+def test_phenomenon_strengths_are_validated():
+    with pytest.raises(ValueError, match=r"<locality=1.5> must lie in \[0, 1\]"):
+        DATAMODULES.get("synthetic-mosei")(locality=1.5)
+    assert DATAMODULES.get("synthetic-mosei")(locality=0).phenomena.locality == 0.0
+    assert DATAMODULES.get("synthetic-mosei")().phenomena.locality > 0, "on by default"
