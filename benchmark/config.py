@@ -15,6 +15,10 @@ from omegaconf.errors import OmegaConfBaseException
 EXPERIMENTS = Path(str(importlib.resources.files("emobench.experiments")))
 
 
+#: What early stopping may watch (TrainerConfig.stop_on).
+STOP_ON = ("primary", "task_loss")
+
+
 class ConfigError(ValueError):
     """A usage error in a config file or override; the CLI prints it and exits with code 2."""
 
@@ -26,6 +30,9 @@ class TrainerConfig:
     max_epochs: int = 30
     min_epochs: int = 1
     patience: int = 5
+    # What early stopping watches: "primary" (the model's validation primary metric) or "task_loss" (the
+    # validation task loss). The best checkpoint is always the one with the best validation primary metric.
+    stop_on: str = "primary"
     accelerator: str = "cpu"
     devices: Any = 1
     strategy: str = "auto"
@@ -118,6 +125,8 @@ def trainer_problems(trainer: DictConfig | TrainerConfig) -> list[str]:
             problems.append(f"<trainer.{key}={t[key]}> must be >= 0")
     if t.max_epochs >= 1 and t.min_epochs > t.max_epochs:
         problems.append(f"<trainer.min_epochs={t.min_epochs}> must be <= <trainer.max_epochs={t.max_epochs}>")
+    if t.stop_on not in STOP_ON:
+        problems.append(f"<trainer.stop_on={t.stop_on}> must be one of {', '.join(STOP_ON)}")
     if t.deterministic not in (None, True, False, "warn"):
         problems.append(f"<trainer.deterministic={t.deterministic}> must be true, false, warn or null (true on the "
                         "CPU, warn on an accelerator)")

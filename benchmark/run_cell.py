@@ -65,16 +65,25 @@ def trainer_deterministic(cfg: DictConfig) -> bool | str:
     return effective_deterministic(cfg.trainer.deterministic, cfg.trainer.accelerator)
 
 
+def stopping_monitor(cfg: DictConfig, model: EmotionModel) -> tuple[str, str]:
+    """(metric, mode) early stopping watches: the primary validation metric, or with `trainer.stop_on=task_loss`
+    the validation task loss, which keeps improving while a thresholded metric sits at the label prior's value in
+    the first epochs (a flat start that would otherwise stop a run before it learns)."""
+    if cfg.trainer.stop_on == "task_loss":
+        return "val/task_loss", "min"
+    return model.monitor, model.monitor_mode
+
+
 def make_trainer(cfg: DictConfig, model: EmotionModel, cell_dir: Path, attempt: Path,
                  plain: dict[str, Any]) -> tuple[L.Trainer, Any, Any]:
-    """The cell's Trainer with its callbacks (best checkpoint and early stopping on the primary validation metric)
-    and loggers (CSV, W&B in the configured mode); also used by `emobench perf report` to time a fit exactly as
+    """The cell's Trainer with its callbacks (best checkpoint on the primary validation metric, early stopping as
+    `stopping_monitor` says) and loggers (CSV, W&B in the configured mode); also used by `emobench perf report` to time a fit exactly as
     the runner runs it. Returns (trainer, checkpoint callback, W&B logger or None)."""
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=attempt, filename="best", monitor=model.monitor, mode=model.monitor_mode, save_top_k=1,
         auto_insert_metric_name=False, enable_version_counter=False)
-    early_stop = L.pytorch.callbacks.EarlyStopping(monitor=model.monitor, mode=model.monitor_mode,
-                                                   patience=cfg.trainer.patience)
+    stop_metric, stop_mode = stopping_monitor(cfg, model)
+    early_stop = L.pytorch.callbacks.EarlyStopping(monitor=stop_metric, mode=stop_mode, patience=cfg.trainer.patience)
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(cell_dir, name="csv", version="")]
     wandb_logger = tracking.make_wandb_logger(
         cfg.wandb.mode, cfg.wandb.project, cfg.wandb.entity, group=cfg.sweep,

@@ -111,12 +111,18 @@ class _Mask(NamedTuple):
 
 
 QUERY_BLOCKS = 8  # causal masks on CPU: queries in up to 8 blocks, each over the keys it may attend (about 56 %)
+#: Below this many scores per head (queries x keys), one block: the extra matmuls of blocking cost more than the
+#: scores they skip (compact MulT on 16-step twins: 1.6x faster training steps as one block).
+MIN_BLOCKED_SCORES = 1024
 
 
 def _query_blocks(bias: torch.Tensor) -> tuple[tuple[int, int, int], ...]:
     """(start, stop, keys) per block of queries: `keys` = 1 + the last key any query of the block may attend in any
-    sample. One block over all keys when blocking would skip less than a tenth of the scores."""
+    sample. One block over all keys when blocking would skip less than a tenth of the scores, or for fewer than
+    MIN_BLOCKED_SCORES scores."""
     tq, tk = bias.shape[-2:]
+    if tq * tk < MIN_BLOCKED_SCORES:
+        return ((0, tq, tk),)
     steps = torch.arange(1, tk + 1, device=bias.device)
     last = ((bias == 0).any(dim=0).squeeze(0) * steps).amax(dim=-1).cummax(dim=0).values.tolist()
     size = -(-tq // QUERY_BLOCKS)

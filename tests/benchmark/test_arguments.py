@@ -114,6 +114,7 @@ BASE = ["model=prior", "dataset=synthetic-mosei"]
         ("trainer.gradient_clip_val=-1", "trainer.gradient_clip_val=-1"),
         ("trainer.gradient_clip_val=nan", "trainer.gradient_clip_val=nan"),
         ("trainer.num_threads=-2", "trainer.num_threads=-2"),
+        ("trainer.stop_on=val_loss", "trainer.stop_on=val_loss"),
     ],
 )
 def test_trainer_values_out_of_range_are_refused(override, key):
@@ -124,7 +125,8 @@ def test_trainer_values_out_of_range_are_refused(override, key):
 
 @pytest.mark.parametrize("override", ["trainer.limit_train_batches=1", "trainer.limit_train_batches=0.25",
                                       "trainer.limit_train_batches=3", "trainer.max_epochs=-1",
-                                      "trainer.min_epochs=0", "trainer.patience=0", "trainer.gradient_clip_val=0.5"])
+                                      "trainer.min_epochs=0", "trainer.patience=0", "trainer.gradient_clip_val=0.5",
+                                      "trainer.stop_on=task_loss", "trainer.stop_on=primary"])
 def test_trainer_values_in_range_are_accepted(override):
     merge_cell(from_cli([*BASE, override]))
 
@@ -175,3 +177,16 @@ def test_sweep_option_check_follows_model_defaults_false(tmp_path):
     assert cells and all(c.config["model_args"] == {"d_model": 10} for c in cells)
     with pytest.raises(ConfigError, match=r"<model_args.d_model> set in command line.*expected int, got 2.5"):
         grid.load_grid(path, ["model_args.d_model=2.5"])
+
+
+@pytest.mark.parametrize(("stop_on", "monitor"), [("primary", ("val/micro_f1", "max")),
+                                                  ("task_loss", ("val/task_loss", "min"))])
+def test_stop_on_chooses_what_early_stopping_watches_and_the_checkpoint_stays_on_primary(stop_on, monitor, tmp_path):
+    from emobench.benchmark.run_cell import build, make_trainer
+
+    cfg = merge_cell(from_cli([*BASE, f"trainer.stop_on={stop_on}", f"output={tmp_path}", "wandb.mode=disabled"]))
+    _, model = build(cfg)
+    trainer, checkpoint, _ = make_trainer(cfg, model, tmp_path, tmp_path / "attempt", {})
+    stopping = [c for c in trainer.callbacks if type(c).__name__ == "EarlyStopping"]
+    assert [(c.monitor, c.mode) for c in stopping] == [monitor]
+    assert (checkpoint.monitor, checkpoint.mode) == ("val/micro_f1", "max")

@@ -19,7 +19,7 @@ from tests.fixtures.dreamer_files import write_dreamer
 SWEEPS = sorted(EXPERIMENTS.glob("*.yaml"))
 MODEL_FILES = sorted((EXPERIMENTS / "models").glob("*.yaml"))
 DATASET_FILES = sorted((EXPERIMENTS / "datasets").glob("*.yaml"))
-SHRINK = ["seeds=[0]", "trainer.max_epochs=1", "data_args.num_samples=200", "data_args.seq_len=8",
+SHRINK = ["seeds=[0]", "trainer.max_epochs=1", "trainer.min_epochs=1", "data_args.num_samples=200", "data_args.seq_len=8",
           "data_args.batch_size=32"]
 
 

@@ -141,3 +141,11 @@ def test_causal_query_blocks_give_the_unblocked_result(monkeypatch, padded):
     torch.testing.assert_close(results[0][0], results[1][0], atol=1e-6, rtol=1e-5)
     for name, grad in results[0][1].items():
         torch.testing.assert_close(grad, results[1][1][name], atol=1e-6, rtol=1e-5)
+
+
+def test_short_sequences_use_one_query_block():
+    """Below MIN_BLOCKED_SCORES scores a causal mask gets one block (blocking would only add matmuls)."""
+    short = torch.ones(2, 16, dtype=torch.bool)
+    assert mult._attention_bias(short, short, True, torch.float32).blocks == ((0, 16, 16),)
+    long = torch.ones(2, 40, dtype=torch.bool)
+    assert len(mult._attention_bias(long, long, True, torch.float32).blocks) > 1
