@@ -15,9 +15,9 @@ from emobench.benchmark.config import from_cli, merge_cell
 from emobench.benchmark.run_cell import build, quiet_lightning
 from emobench.benchmark.store import cells_dir, load_records
 
-# 120 rows of the MOSEI twin split 90 / 7 / 23: with batches of 11, rank 0 scores 12 test rows in 2 batches and
+# 100 rows of the MOSEI twin (8 steps) split 67 / 10 / 23: with batches of 11, rank 0 scores 12 test rows in 2 batches and
 # rank 1 11 rows in 1 batch, so a padded split would repeat a row and the ranks run unequal batch counts.
-CELL = ["model=early_fusion", "dataset=synthetic-mosei", "seed=0", "data_args.num_samples=120",
+CELL = ["model=early_fusion", "dataset=synthetic-mosei", "seed=0", "data_args.num_samples=100",
         "data_args.batch_size=11"]
 
 
