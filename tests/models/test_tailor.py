@@ -8,7 +8,7 @@ import torch
 
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.models.base import count_parameters
-from emobench.models.layers.bert import BertAttention, drop, fast_dropout, key_padding_mask
+from emobench.models.layers.bert import BertAttention, fast_dropout, key_padding_mask
 from emobench.models.tailor import Tailor
 from emobench.models.task_head import task_loss
 from tests.models.helpers import TASKS, THREE, grad_norm, random_batch
@@ -157,21 +157,3 @@ def test_bert_attention_training_path_equals_sdpa_path_and_dropout_keeps_the_mea
     out = fast_dropout(leaf, 0.3)
     out.sum().backward()
     torch.testing.assert_close(leaf.grad, out.detach())  # d out / d x = keep / (1 - p)
-
-
-def test_cross_attention_training_path_equals_sdpa_path_and_probabilities_are_dropped():
-    """The explicit CPU path (head-major q/k/v, dropout by `drop`) against SDPA, for cross-attention too; `drop`
-    zeroes a share p of the elements, leaves the rest (unscaled) and passes the gradient only where kept."""
-    torch.manual_seed(0)
-    attention = BertAttention(16, 2, dropout=0.0, attn_dropout=1e-7, cross=True)
-    x, memory, mask = torch.randn(3, 4, 16), torch.randn(3, 7, 16), torch.ones(3, 7, dtype=torch.bool)
-    mask[0, 5:] = False
-    train_out = attention.train()(x, key_padding_mask(mask), memory=memory)
-    torch.testing.assert_close(train_out, attention.eval()(x, key_padding_mask(mask), memory=memory))
-    attention.attn_dropout = 0.5
-    assert not torch.allclose(attention.train()(x, key_padding_mask(mask), memory=memory), train_out)
-    leaf = torch.full((100_000,), 2.0, requires_grad=True)
-    out = drop(leaf, 0.3)
-    assert abs(float((out == 0).float().mean()) - 0.3) < 0.01 and out.unique().tolist() == [0.0, 2.0]
-    out.sum().backward()
-    torch.testing.assert_close(leaf.grad, out.detach() / 2.0)
