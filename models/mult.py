@@ -87,7 +87,7 @@ from torch import nn
 
 from emobench.datamodules.batch import EmotionBatch
 from emobench.models.base import EmotionModel
-from emobench.models.layers.bert import drop, fast_dropout
+from emobench.models.layers.bert import fast_dropout, keep_mask
 from emobench.models.output import ModelOutput
 
 
@@ -201,7 +201,8 @@ class _Attention(nn.Module):
         probs = torch.softmax(scores, dim=-1)
         if p <= 0.0:
             return torch.matmul(probs, v)
-        return torch.matmul(drop(probs, p), v * (1.0 / (1.0 - p)))
+        probs = probs.mul(keep_mask(probs.shape, p, probs))
+        return torch.matmul(probs, v * (1.0 / (1.0 - p)))
 
 
 class _EncoderLayer(nn.Module):

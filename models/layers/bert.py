@@ -42,27 +42,14 @@ def init_bert_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def keep_bits(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor:
-    """Boolean mask, True with probability 1 - p (quantised to 1/65536), from uniform 16-bit integers (four per
-    64-bit draw)."""
+def keep_mask(shape: torch.Size, p: float, like: torch.Tensor) -> torch.Tensor:
+    """0/1 mask of `like`'s dtype and device, 1 with probability 1 - p (quantised to 1/65536), from uniform 16-bit
+    integers (four per 64-bit draw); the comparison writes the float mask directly (one pass)."""
     numel = math.prod(shape)
     words = (numel + 3) // 4
-    bits = torch.randint(-(2**63), 2**63 - 1, (words,), dtype=torch.int64, device=device).view(torch.int16)
-    return bits[:numel].view(shape) >= -32768 + round(p * 65536)
-
-
-def keep_mask(shape: torch.Size, p: float, like: torch.Tensor, value: float = 1.0) -> torch.Tensor:
-    """`value` / 0 mask of `like`'s dtype and device, `value` with probability 1 - p: one pass from the boolean
-    mask (a comparison written into a float tensor would go through a boolean copy)."""
-    keep = keep_bits(shape, p, like.device)
-    return torch.where(keep, torch.full((), value, dtype=like.dtype, device=like.device),
-                       torch.zeros((), dtype=like.dtype, device=like.device))
-
-
-def drop(x: torch.Tensor, p: float) -> torch.Tensor:
-    """`x` with each element zeroed with probability p and NOT rescaled (callers fold 1/(1-p) into a smaller
-    tensor): one `where` pass, whose backward is one more."""
-    return torch.where(keep_bits(x.shape, p, x.device), x, 0.0)
+    bits = torch.randint(-(2**63), 2**63 - 1, (words,), dtype=torch.int64, device=like.device).view(torch.int16)
+    keep = torch.empty(shape, dtype=like.dtype, device=like.device)
+    return torch.ge(bits[:numel].view(shape), -32768 + round(p * 65536), out=keep)
 
 
 def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
@@ -71,7 +58,8 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
         return x
     if p >= 1.0:
         return x * 0.0
-    return x * keep_mask(x.shape, p, x, 1.0 / (1.0 - p))  # scaled mask: one multiplication to differentiate
+    keep = keep_mask(x.shape, p, x).mul_(1.0 / (1.0 - p))  # scaled mask: one multiplication to differentiate
+    return x * keep
 
 
 class FastDropout(nn.Module):
@@ -123,32 +111,19 @@ class BertAttention(nn.Module):
         batch, steps, width = x.shape
         return x.view(batch, steps, self.num_heads, width // self.num_heads).transpose(1, 2)
 
-    def _contiguous_heads(self, x: torch.Tensor, parts: int) -> tuple[torch.Tensor, ...]:
-        """`parts` (B, heads, T, d) tensors from a (B, T, parts x H) projection, laid out contiguously in one copy
-        (the explicit attention's reshapes to (B heads, T, d) are then views, not one copy each)."""
-        batch, steps, width = x.shape
-        heads = x.view(batch, steps, parts, self.num_heads, width // (parts * self.num_heads))
-        return heads.permute(2, 0, 3, 1, 4).contiguous().unbind(0)
-
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
                 memory: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, Tq, H); attn_mask: (B, 1, 1, Tk) bool from `key_padding_mask` or None (no padding);
         memory: (B, Tk, H) keys/values for cross-attention."""
-        dropout_p = self.attn_dropout if self.training else 0.0
-        explicit = dropout_p > 0 and x.device.type == "cpu"  # explicit math is faster than SDPA's CPU dropout path
         if self.cross:
             if memory is None:
                 raise ValueError("BertAttention(cross=True) needs `memory`.")
             q = self._heads(self.query(x))
-            if explicit:
-                k, v = self._contiguous_heads(self.key_value(memory), 2)
-            else:
-                k, v = (self._heads(t) for t in self.key_value(memory).chunk(2, dim=-1))
-        elif explicit:
-            q, k, v = self._contiguous_heads(self.qkv(x), 3)
+            k, v = (self._heads(t) for t in self.key_value(memory).chunk(2, dim=-1))
         else:
             q, k, v = (self._heads(t) for t in self.qkv(x).chunk(3, dim=-1))
-        if explicit:
+        dropout_p = self.attn_dropout if self.training else 0.0
+        if dropout_p > 0 and q.device.type == "cpu":  # explicit math is faster than SDPA's CPU dropout path
             context = self._dropout_attention(q, k, v, attn_mask)
         else:  # GPU kernels (flash / memory-efficient) handle dropout themselves
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
@@ -159,8 +134,8 @@ class BertAttention(nn.Module):
                            attn_mask: torch.Tensor | None) -> torch.Tensor:
         """softmax(q k^T / sqrt(d) + mask) with dropout on the probabilities, times v. The 1/sqrt(d) scale is applied
         to q and the 1/(1-p) dropout scale to v (small tensors), the mask rides on `baddbmm`'s input, so the only
-        passes over the (B H, Tq, Tk) scores are the product, softmax and the dropout's `where` (they dominate the
-        CPU time)."""
+        passes over the (B H, Tq, Tk) scores are the product, softmax, keep mask and its multiplication (they
+        dominate the CPU time)."""
         batch, heads, tq, dim = q.shape
         tk = k.shape[2]
         q = (q * (1.0 / math.sqrt(dim))).reshape(batch * heads, tq, dim)
@@ -171,7 +146,8 @@ class BertAttention(nn.Module):
         else:
             bias = torch.zeros(attn_mask.shape, dtype=q.dtype, device=q.device).masked_fill_(~attn_mask, float("-inf"))
             scores = torch.baddbmm(bias.expand(batch, heads, 1, tk).reshape(batch * heads, 1, tk), q, k)
-        probs = drop(torch.softmax(scores, dim=-1), self.attn_dropout)
+        probs = torch.softmax(scores, dim=-1)
+        probs = probs.mul(keep_mask(probs.shape, self.attn_dropout, probs))
         return torch.bmm(probs, v).view(batch, heads, tq, dim)
 
 
