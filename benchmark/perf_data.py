@@ -6,8 +6,8 @@ are timed.
 A reader registers its entry in one call, next to nothing else:
 
     register_data_perf(DataPerfEntry(
-        name="deap", datasets=("deap",), full_size="32 subjects x 40 trials, 40 channels x 8,064 samples",
-        write="tests.fixtures.deap_files:write_full_size"))
+        name="mydata", datasets=("mydata",), full_size="20 subjects x 30 trials, 32 channels x 7,680 samples",
+        write="tests.fixtures.mydata_files:write_full_size"))
 
 `write` names a function `write(folder: Path, fraction: float) -> None` as "module:function"; it is imported only
 when the entry runs (the fixture writers live with the tests, in the source tree, not in the installed package).
