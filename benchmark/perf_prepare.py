@@ -33,8 +33,9 @@ FULL_TRIALS = {"deap": 40, "dreamer": 18, "wesad": 40}  # wesad: the time scale 
 TARGET_SECONDS = {"deap": 120.0}
 
 
-def _write(dataset: str, folder: Path, subjects: int, trials: int | None) -> float:
-    """Write the files; returns the MB of raw signal (float64 samples) they hold."""
+def write_files(dataset: str, folder: Path, subjects: int, trials: int | None) -> float:
+    """Write `subjects` subjects of `dataset` in its real format into `folder` (`trials`: trials / clips / time
+    scale per subject, None = the real ones); returns the MB of raw signal (float64 samples) they hold."""
     try:
         if dataset == "deap":
             from tests.fixtures.deap_files import deap_subject, write_deap_subject
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         data = work / args.dataset
         data.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        megabytes = _write(args.dataset, data, args.subjects, args.trials)
+        megabytes = write_files(args.dataset, data, args.subjects, args.trials)
         written = time.perf_counter() - start
         datamodule = DATAMODULES.get(args.dataset)(root=str(data), cache_dir=str(work / "cache"))
         workers = args.workers if datamodule.subjects_in_parallel else 1

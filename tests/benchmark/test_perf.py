@@ -111,8 +111,28 @@ def test_a_reader_registers_its_perf_entry_in_one_call(tmp_path, monkeypatch):
         perf_data.register_data_perf(entry)
     rows = perf_data.measure(["tiny-mosei"], fraction=1.0, workdir=tmp_path)
     assert [(r.entry, r.dataset, r.samples) for r in rows] == [("tiny-mosei", "mosei", 8)]
-    with pytest.raises(ValueError, match="unknown data entries \\['deap'\\]"):
-        perf_data.measure(["deap"])
+    with pytest.raises(ValueError, match="unknown data entries \\['nope'\\]"):
+        perf_data.measure(["nope"])
+
+
+def test_perf_report_times_every_real_reader(tmp_path, capsys):
+    """Every real reader has a data entry (each IEMOCAP layout its own), and `emobench perf report` writes one row per
+    entry x datamodule reading it, at a small share of the full size (no speed is checked)."""
+    from emobench.datamodules import DATAMODULES
+
+    readers = {name for name in DATAMODULES.names() if not name.startswith("synthetic-")}
+    assert readers == {d for e in perf_data.DATA_PERF.values() for d in e.datasets}
+    assert {"iemocap-raw", "iemocap-foalnet", "iemocap-mult", "iemocap-mult-unaligned", "iemocap-dialoguernn",
+            "deap", "dreamer", "wesad"} <= set(perf_data.DATA_PERF)
+    out = tmp_path / "perf"
+    assert main(["perf", "report", "--out", str(out), "--no-models", "--data-fraction", "0.001", "--threads", "1"]) == 0
+    rows = list(csv.DictReader((out / "perf_data.csv").open()))
+    assert [(r["entry"], r["dataset"]) for r in rows] == [
+        (name, dataset) for name in sorted(perf_data.DATA_PERF) for dataset in perf_data.DATA_PERF[name].datasets]
+    assert all(int(r["samples"]) > 0 and float(r["file_mb"]) > 0 and float(r["first_setup_s"]) > 0 for r in rows)
+    report = (out / "perf_report.md").read_text()
+    assert all(f"| {name} |" in report for name in perf_data.DATA_PERF)
+    assert "data wesad" in capsys.readouterr().out
 
 
 def test_sweep_wall_time_is_measured_in_a_subprocess():

@@ -96,3 +96,44 @@ def test_plateau_schedule_lowers_the_lr_when_the_validation_loss_stalls(tmp_path
     assert trainer.lr_scheduler_configs[0].scheduler.best == pytest.approx(float(trainer.callback_metrics["val/loss"]),
                                                                         rel=1e-3)  # it sees the val loss
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-8)  # reduced twice by 0.1
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam", "bertadam"])
+def test_the_multi_tensor_optimizer_step_equals_one_tensor_at_a_time(name):
+    """The multi-tensor (`foreach`) path that the optimisers take on CUDA: three steps of it give exactly the values
+    of the single-tensor path (gradients clipped by BertAdam, small ones, a zero one; two weight-decay groups)."""
+    torch.manual_seed(0)
+    model = MODELS.get("early_fusion")(TASKS["multilabel"], THREE, optimizer=name, lr=1e-3, weight_decay=0.1)
+    start = [p.detach().clone() for p in model.parameters()]
+    results = []
+    for foreach in (True, False):
+        with torch.no_grad():
+            for p, s in zip(model.parameters(), start, strict=True):
+                p.copy_(s)
+        optimizer = model.build_optimizer()
+        for group in optimizer.param_groups:
+            group["foreach"] = foreach
+        generator = torch.Generator().manual_seed(1)
+        for _ in range(3):
+            for k, p in enumerate(model.parameters()):
+                p.grad = torch.randn(p.shape, generator=generator) * (5.0 if k % 2 else 0.01)
+            next(model.parameters()).grad.zero_()
+            optimizer.step()
+        results.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+    assert not all(torch.equal(a, s) for a, s in zip(results[0], start, strict=True))
+
+
+def test_bertadam_takes_the_multi_tensor_path_on_cuda_only(monkeypatch):
+    from emobench.models import optim
+
+    assert not optim.default_foreach([torch.zeros(2)])
+    paths = []
+    monkeypatch.setattr(optim, "_multi_tensor", lambda *args: paths.append("multi"))
+    monkeypatch.setattr(optim, "_single_tensor", lambda *args: paths.append("single"))
+    monkeypatch.setattr(optim, "default_foreach", lambda params: True)  # what every tensor on CUDA gives
+    param = torch.nn.Parameter(torch.zeros(2))
+    param.grad = torch.ones(2)
+    BertAdam([param]).step()
+    BertAdam([param], foreach=False).step()
+    assert paths == ["multi", "single"]
