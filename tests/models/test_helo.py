@@ -264,7 +264,7 @@ def test_padding_does_not_change_outputs(segments):
 def test_helo_beats_the_prior_on_its_twins(dataset, margin, tmp_path):
     from tests.benchmark.test_learning import score
 
-    trained, higher = score(dataset, "helo", tmp_path)
-    prior, _ = score(dataset, "prior", tmp_path)
+    trained, _, higher = score(dataset, "helo", tmp_path)
+    prior, _, _ = score(dataset, "prior", tmp_path)
     gain = trained - prior if higher else prior - trained
     assert gain > margin, f"helo {trained:.4f} vs prior {prior:.4f} on {dataset}"
