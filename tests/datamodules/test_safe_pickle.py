@@ -14,7 +14,7 @@ import torch
 from emobench.datamodules import safe_pickle
 from emobench.datamodules.errors import DatasetFormatError, DatasetNotFoundError, UnsafePickleError
 from tests.fixtures import write_python2_pickle
-from tests.fixtures.hostile_files import deep_pickle, oversized_pickles, reusing_pickle, touch_payload
+from tests.fixtures.hostile_files import Reduce, deep_pickle, oversized_pickles, reusing_pickle, touch_payload
 
 
 class _CallsNumpyGlobal:
@@ -180,3 +180,73 @@ def test_deep_or_circular_nesting_is_one_short_error(tmp_path, circular):
     with pytest.raises(DatasetFormatError, match=r"deep\.pkl: its data is nested more than 100 levels deep") as caught:
         safe_pickle.load(path)
     assert len(str(caught.value)) < 300 and caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def _nest(kind: str, levels: int, leaf=0):
+    """`leaf` inside `levels` containers of one kind, so that the leaf sits at depth `levels`."""
+    value = leaf
+    for _ in range(levels):
+        if kind == "object array":
+            holder = np.empty(1, dtype=object)
+            holder[0] = value
+            value = holder
+        else:
+            value = {"dict": lambda v: {b"k": v}, "list": lambda v: [v], "tuple": lambda v: (v,),
+                     "frozenset": lambda v: frozenset({v})}[kind](value)
+    return value
+
+
+@pytest.mark.parametrize("kind", ["dict", "list", "tuple", "frozenset", "object array"])
+def test_str_keys_accepts_exactly_max_depth_and_refuses_one_more(kind):
+    safe_pickle.str_keys(_nest(kind, safe_pickle.MAX_DEPTH))  # the leaf at depth MAX_DEPTH is still fine
+    with pytest.raises(safe_pickle.NestingError, match=f"more than {safe_pickle.MAX_DEPTH} levels"):
+        safe_pickle.str_keys(_nest(kind, safe_pickle.MAX_DEPTH + 1))
+
+
+def test_str_keys_decodes_bytes_keys_at_every_depth_utf8_first_then_latin1():
+    deep = _nest("dict", safe_pickle.MAX_DEPTH - 1, leaf={b"caf\xc3\xa9": 1, b"\xe9t\xe9": 2, "plain": 3, 7: 4})
+    out = safe_pickle.str_keys(deep)
+    for _ in range(safe_pickle.MAX_DEPTH - 1):
+        assert list(out) == ["k"], "every level's bytes key became str"
+        out = out["k"]
+    assert out == {"café": 1, "été": 2, "plain": 3, 7: 4}  # UTF-8 when it decodes, else latin1; others kept
+
+
+def test_pickle_with_bytes_keys_nested_to_max_depth_loads_and_one_more_is_refused(tmp_path):
+    path = tmp_path / "nested.pkl"
+    path.write_bytes(pickle.dumps(_nest("dict", safe_pickle.MAX_DEPTH, leaf=np.arange(3)), protocol=4))
+    out = safe_pickle.load(path)
+    for _ in range(safe_pickle.MAX_DEPTH):
+        out = out["k"]
+    np.testing.assert_array_equal(out, np.arange(3))
+    path.write_bytes(pickle.dumps(_nest("dict", safe_pickle.MAX_DEPTH + 1), protocol=4))
+    with pytest.raises(DatasetFormatError, match=r"nested\.pkl: its data is nested more than 100 levels deep"):
+        safe_pickle.load(path)
+
+
+def _array_pickle(state, subtype=np.ndarray) -> bytes:
+    """What numpy writes for an array (an empty template, then BUILD with `state`), with the parts replaced."""
+    from numpy._core.multiarray import _reconstruct
+
+    return pickle.dumps(Reduce(_reconstruct, (subtype, (0,), b"b"), state), protocol=2)
+
+
+def test_an_array_built_from_a_well_formed_state_loads(tmp_path):
+    path = tmp_path / "array.pkl"
+    path.write_bytes(_array_pickle((1, (2,), np.dtype("<f4"), False, np.array([1.5, -2], "<f4").tobytes())))
+    np.testing.assert_array_equal(safe_pickle.load(path), np.array([1.5, -2], np.float32))
+
+
+@pytest.mark.parametrize(("state", "subtype", "message"), [
+    ((1, (2,), "<f4", False, bytes(8)), np.ndarray, r"array dtype '<f4' is not a numpy dtype"),
+    (((2,), np.dtype("<f4"), bytes(8)), np.ndarray, r"ndarray state \(\(2,\), .* is not numpy's \(version, shape, "),
+    ([1, (2,), np.dtype("<f4"), False, bytes(8)], np.ndarray, r"ndarray state \[1, \(2,\), .* is not numpy's"),
+    ((1, (2,), np.dtype("<f4"), False, bytes(8)), np.dtype, r"_reconstruct of <class 'numpy\.dtype'>, expected numpy"),
+], ids=["dtype-not-a-dtype", "state-of-3", "state-a-list", "template-not-ndarray"])
+def test_array_state_not_as_numpy_writes_it_is_refused_by_name(tmp_path, state, subtype, message):
+    """Each malformed part is named in the error (not an AttributeError or IndexError from deeper down)."""
+    path = tmp_path / "array.pkl"
+    path.write_bytes(_array_pickle(state, subtype))
+    with pytest.raises(DatasetFormatError, match=r"array\.pkl \(\d+ bytes\) could not be read as a pickle .*"
+                                                 r"UnpicklingError: " + message):
+        safe_pickle.load(path)

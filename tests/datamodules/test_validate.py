@@ -105,3 +105,12 @@ def test_the_base_checks_what_any_reader_returns(tmp_path, monkeypatch):
     with pytest.warns(NonFiniteFeaturesWarning, match=r"dataset 'synthetic-mosei': replaced 1 "):
         arrays = cls(num_samples=40, seq_len=4, nonfinite="zero").arrays
     assert arrays.inputs["visual"][2, 1, 0] == 0.0 and np.isfinite(arrays.inputs["visual"]).all()
+
+
+def test_float64_values_exactly_at_the_bound_are_kept_and_the_next_ones_zeroed():
+    """float32 cannot hold 1e18 exactly (the fixtures above sit just below it); float64 can."""
+    limit = validate.FEATURE_LIMIT
+    x = np.array([[limit, -limit, np.nan], [np.nextafter(limit, np.inf), 0.0, -np.nextafter(limit, np.inf)]])
+    with pytest.warns(NonFiniteFeaturesWarning, match=r"replaced 3 .*\(in 2 of 2 rows; NaN 1, \|x\| > 1e\+18 2\)"):
+        out = nonfinite_features(x, policy="zero", source=str(FILE), modality="audio")
+    np.testing.assert_array_equal(out, [[limit, -limit, 0.0], [0.0, 0.0, 0.0]])

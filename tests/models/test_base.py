@@ -184,3 +184,56 @@ def test_predict_step_returns_probabilities():
     for kind in sorted(TASKS):
         model, batch = probe(kind)
         torch.testing.assert_close(model.predict_step(batch, 0), predict(kind, model.logits))
+
+
+def test_unknown_schedule_is_refused_and_a_misspelt_class_keyword_is_an_error():
+    with pytest.raises(ValueError, match=r"<schedule=cosine_annealing> must be one of \('constant', 'linear'"):
+        Probe(TASKS["multilabel"], THREE, schedule="cosine_annealing")
+    with pytest.raises(TypeError, match="__init_subclass__"):  # `nmae=` instead of `name=` is not silently dropped
+
+        class Misspelt(EmotionModel, nmae="misspelt"):
+            pass
+
+
+def test_each_epoch_logs_the_means_of_its_own_batches_only():
+    model, batch = probe("distribution", batch_size=3, seed=1)
+    logged: list[dict[str, float]] = []  # per epoch: name -> value, as `_log_metrics` hands them to Lightning
+    options: list[dict] = []
+
+    def log_dict(values, **kwargs):
+        logged.append({k: float(v) for k, v in values.items()})
+        options.append(kwargs)
+
+    def log(name, value, **kwargs):
+        logged[-1][name] = float(value)
+        options.append(kwargs)
+
+    model.log_dict, model.log = log_dict, log
+    losses = []
+    for seed in (1, 2):  # two validation epochs of one batch each, with different losses
+        other, batch = probe("distribution", batch_size=3, seed=seed)
+        model.logits = other.logits
+        losses.append(float(task_loss("distribution", model.logits, batch.target)))
+        model._shared_step(batch, "val")
+        model._log_metrics("val")
+    assert losses[0] != pytest.approx(losses[1])
+    assert [epoch["val/task_loss"] for epoch in logged] == pytest.approx(losses), "epoch 2 without epoch 1's losses"
+    expected = metrics_for("distribution", 4)
+    expected.update(predict("distribution", model.logits), batch.target)
+    assert logged[1]["val/kl"] == pytest.approx(float(expected.compute()["kl"]))  # metrics reset as well
+    # every process logs the same synced values; sync_dist keeps Lightning from warning about it under DDP, and
+    # only the monitored metric goes to the progress bar
+    assert options[:2] == [{"sync_dist": True}, {"prog_bar": True, "sync_dist": True}]
+
+
+def test_end_of_epoch_flush_stays_on_the_model_device_and_weights_by_batch_size():
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device: on the CPU every tensor is on the one device already")
+    model, batch = probe(batch_size=3)
+    model = model.cuda()
+    model.logits = model.logits.cuda()
+    model._shared_step(batch.to(torch.device("cuda")), "val")
+    model._shared_step(batch.to(torch.device("cuda")), "val")
+    model._flush("val")
+    mean = model._loss_means["val/task_loss"]
+    assert mean.weight.device.type == "cuda" and float(mean.weight) == 6.0
