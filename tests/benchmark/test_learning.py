@@ -22,16 +22,19 @@ TWIN_PER_KIND = ["synthetic-mosei", "synthetic-deap", "synthetic-iemocap"]
 MIN_EPOCHS = 10
 
 
-def score(dataset: str, model: str, tmp_path, include: str | None = None,
-          lr: float | None = None) -> tuple[float, float, bool]:
-    """(test primary metric, test task loss, primary higher is better) after a short training."""
+def score(dataset: str, model: str, tmp_path, include: str | None = None, lr: float | None = None,
+          extra: tuple[str, ...] = ()) -> tuple[float, float, bool]:
+    """(test primary metric, test task loss, primary higher is better) after a short training on one torch
+    thread (the numbers then do not depend on the machine's core count); `extra` overrides come last."""
     overrides = [f"model={model}", f"dataset={dataset}", f"output={tmp_path}", "wandb.mode=disabled",
                  "trainer.max_epochs=25", f"trainer.min_epochs={MIN_EPOCHS}", "trainer.patience=5",
-                 "trainer.progress_bar=false", "data_args.num_samples=1500", "data_args.seq_len=8"]
+                 "trainer.num_threads=1", "trainer.progress_bar=false", "data_args.num_samples=1500",
+                 "data_args.seq_len=8"]
     if lr is not None:
         overrides.append(f"model_args.lr={lr}")
     if include:
         overrides.append(f"data_args.include=[{include}]")
+    overrides += extra
     record = run_cell(merge_cell(from_cli(overrides)))
     metrics = record["metrics"]
     return metrics[f"test/{record['primary']['name']}"], metrics["test/task_loss"], record["primary"]["higher_is_better"]
