@@ -77,8 +77,8 @@ def stopping_monitor(cfg: DictConfig, model: EmotionModel) -> tuple[str, str]:
 def make_trainer(cfg: DictConfig, model: EmotionModel, cell_dir: Path, attempt: Path,
                  plain: dict[str, Any]) -> tuple[L.Trainer, Any, Any]:
     """The cell's Trainer with its callbacks (best checkpoint on the primary validation metric, early stopping as
-    `stopping_monitor` says) and loggers (CSV, W&B in the configured mode); also used by `emobench perf report` to time a fit exactly as
-    the runner runs it. Returns (trainer, checkpoint callback, W&B logger or None)."""
+    `stopping_monitor` says) and loggers (CSV, W&B in the configured mode); also used by `emobench perf report`
+    to time a fit exactly as the runner runs it. Returns (trainer, checkpoint callback, W&B logger or None)."""
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=attempt, filename="best", monitor=model.monitor, mode=model.monitor_mode, save_top_k=1,
         auto_insert_metric_name=False, enable_version_counter=False)
