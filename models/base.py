@@ -18,6 +18,7 @@ from emobench.datamodules.registry import Registry, init_parameter_names
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.statistics import LabelStatistics
 from emobench.metrics import metrics_for, primary_metric
+from emobench.models.epoch_logging import can_publish_directly, publish_epoch_values
 from emobench.models.optim import BertAdam
 from emobench.models.output import ModelOutput
 from emobench.models.task_head import predict, task_loss
@@ -211,9 +212,12 @@ class EmotionModel(L.LightningModule):
                 values[key + suffix] = mean.compute()
                 mean.reset()
         primary = values.pop(self.monitor, None)
-        self.log_dict(values, sync_dist=True)
-        if primary is not None:  # only the monitored metric goes to the progress bar
-            self.log(self.monitor, primary, prog_bar=True, sync_dist=True)
+        if stage != "test" and can_publish_directly(self._trainer):  # the test results come from `self.log`
+            publish_epoch_values(self._trainer, stage, values, {} if primary is None else {self.monitor: primary})
+        else:
+            self.log_dict(values, sync_dist=True)
+            if primary is not None:  # only the monitored metric goes to the progress bar
+                self.log(self.monitor, primary, prog_bar=True, sync_dist=True)
         metrics.reset()
 
     def on_train_epoch_start(self) -> None:
