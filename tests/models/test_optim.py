@@ -98,21 +98,25 @@ def test_plateau_schedule_lowers_the_lr_when_the_validation_loss_stalls(tmp_path
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-8)  # reduced twice by 0.1
 
 
-@pytest.mark.parametrize("name", ["adamw", "adam", "bertadam"])
-def test_the_multi_tensor_optimizer_step_equals_one_tensor_at_a_time(name):
-    """The multi-tensor (`foreach`) path that the optimisers take on CUDA: three steps of it give exactly the values
-    of the single-tensor path (gradients clipped by BertAdam, small ones, a zero one; two weight-decay groups)."""
+@pytest.mark.parametrize(("name", "mode"), [("adamw", "foreach"), ("adam", "foreach"), ("bertadam", "foreach"),
+                                          ("adamw", "fused"), ("adam", "fused")])
+def test_the_multi_tensor_and_fused_steps_equal_one_tensor_at_a_time(name, mode):
+    """The multi-tensor (`foreach`) path that the optimisers take on CUDA and the fused kernel that Adam/AdamW take
+    everywhere: three steps of either give the values of the single-tensor path (exactly for `foreach`; to float32
+    rounding for the fused kernel), with gradients clipped by BertAdam, small ones, a zero one, two decay groups."""
     torch.manual_seed(0)
     model = MODELS.get("early_fusion")(TASKS["multilabel"], THREE, optimizer=name, lr=1e-3, weight_decay=0.1)
     start = [p.detach().clone() for p in model.parameters()]
     results = []
-    for foreach in (True, False):
+    for setting in (mode, "single"):
         with torch.no_grad():
             for p, s in zip(model.parameters(), start, strict=True):
                 p.copy_(s)
         optimizer = model.build_optimizer()
         for group in optimizer.param_groups:
-            group["foreach"] = foreach
+            group["foreach"] = setting == "foreach"
+            if "fused" in group:
+                group["fused"] = setting == "fused"
         generator = torch.Generator().manual_seed(1)
         for _ in range(3):
             for k, p in enumerate(model.parameters()):
@@ -120,8 +124,21 @@ def test_the_multi_tensor_optimizer_step_equals_one_tensor_at_a_time(name):
             next(model.parameters()).grad.zero_()
             optimizer.step()
         results.append([p.detach().clone() for p in model.parameters()])
-    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+    if mode == "foreach":
+        assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+    else:
+        assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(*results, strict=True))
     assert not all(torch.equal(a, s) for a, s in zip(results[0], start, strict=True))
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam"])
+def test_adam_and_adamw_use_the_fused_kernel_except_under_fp16_mixed_precision(name):
+    model = MODELS.get("early_fusion")(TASKS["multilabel"], THREE, optimizer=name)
+    assert all(group["fused"] for group in model.build_optimizer().param_groups)
+    model._trainer = SimpleNamespace(precision="bf16-mixed")
+    assert all(group["fused"] for group in model.build_optimizer().param_groups)
+    model._trainer = SimpleNamespace(precision="16-mixed")  # Lightning's gradient scaler refuses fused optimisers
+    assert not any(group["fused"] for group in model.build_optimizer().param_groups)
 
 
 def test_bertadam_takes_the_multi_tensor_path_on_cuda_only(monkeypatch):
