@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Hashable
 from typing import ClassVar
 
 import numpy as np
@@ -10,12 +12,15 @@ from emobench.datamodules.arrays import DatasetArrays
 from emobench.datamodules.base import EmotionDataModule
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.synthetic import labels as label_lib
-from emobench.datamodules.synthetic import latent
+from emobench.datamodules.synthetic import latent, memo
 from emobench.datamodules.synthetic.phenomena import Phenomena
 from emobench.datamodules.synthetic.streams import StreamRecipe, event_times, generate_stream
 
 #: Shift of a trial's latent state along its class direction when the layout fixes the classes (WESAD conditions).
 CLASS_SEPARATION = 2.0
+#: Class attributes that shape a twin (part of its generation key).
+_DECLARED = ("dataset_name", "num_groups", "group_ids", "chunks_per_trial", "row_jitter", "official_split",
+             "label_rates", "relations", "prototypes", "class_priors")
 
 
 class SyntheticTwin(EmotionDataModule):
@@ -93,6 +98,20 @@ class SyntheticTwin(EmotionDataModule):
         return self.task_spec, tuple(r.spec(lengths[r.name]) for r in self.recipes())
 
     def read(self) -> DatasetArrays:
+        """The generated arrays, read-only and shared with every twin of equal arguments in this process
+        (`datamodules.synthetic.memo`)."""
+        return memo.generated(self.generation_key(), self.generate)
+
+    def generation_key(self) -> Hashable:
+        """Everything `generate()` depends on: the class, its options and declared attributes, and the resolved
+        size, lengths, seed and phenomena (the module constants are constants)."""
+        declared = tuple((name, repr(getattr(self, name))) for name in _DECLARED)
+        options = json.dumps(self.options(), sort_keys=True, default=repr)
+        return (type(self), options, declared, self.num_samples, self.seq_len, self.data_seed, self.phenomena,
+                self.recipes(), tuple(sorted(self.lengths().items())), self.task_spec)
+
+    def generate(self) -> DatasetArrays:
+        """Generate the twin from `data_seed` (what `read()` keeps)."""
         rng = np.random.default_rng(self.data_seed)
         ph, n, task = self.phenomena, self.num_samples, self.task_spec
         recipes = self.recipes()

@@ -96,6 +96,7 @@ def test_the_base_checks_what_any_reader_returns(tmp_path, monkeypatch):
 
     def read_with_nan(self):
         arrays = original(self)
+        arrays.inputs["visual"] = np.array(arrays.inputs["visual"])  # a writable copy: the twin's are read-only
         arrays.inputs["visual"][2, 1, 0] = np.nan
         return arrays
 
