@@ -98,3 +98,12 @@ def test_run_sweep_with_nothing_to_do_launches_nothing(tmp_path):
     launch, launched = fake_launch({})
     result = run_sweep("s", cells("a"), folder, launch, plain=True)
     assert launched == [] and result.skipped_ok == 1 and result.exit_code == 0
+
+
+def test_without_live_display_each_cell_gets_a_status_line(folder, capsys):
+    """`live=False` (the in-process launcher, whose Lightning bar would fight a rich live bar) prints one status line
+    per cell instead of starting the rich progress display."""
+    launch, _ = fake_launch({"d": "ok", "e": "ok"})
+    run_sweep("s", cells("a", "b", "c", "d", "e"), folder, launch, live=False)
+    out = capsys.readouterr().out
+    assert "cell 1/2" in out and "cell 2/2" in out

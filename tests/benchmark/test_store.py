@@ -76,6 +76,18 @@ def test_a_write_that_fails_raises_and_leaves_the_old_record_and_no_temp_file(tm
     assert load_records(folder) == [old]
 
 
+def test_a_rename_that_fails_after_the_temp_file_vanished_raises_its_own_error(tmp_path, monkeypatch):
+    """Cleaning up a temp file that is already gone (removed by a colleague's cleanup, or a rename that moved it
+    and then failed) must not replace the write's error by a FileNotFoundError."""
+    def rename_then_fail(source, target):
+        os.unlink(source)
+        raise PermissionError("rename refused")
+    monkeypatch.setattr(os, "replace", rename_then_fail)
+    with pytest.raises(PermissionError, match="rename refused"):
+        write_record({"cell_id": "abc", "status": "ok"}, tmp_path / "cells")
+    assert list((tmp_path / "cells").iterdir()) == []
+
+
 def test_values_json_cannot_encode_are_written_as_text(tmp_path):
     path = write_record({"cell_id": "abc", "status": "ok", "root": tmp_path, "dtype": torch.float32}, tmp_path)
     assert load_records(tmp_path) == [{"cell_id": "abc", "status": "ok", "root": str(tmp_path),
