@@ -105,7 +105,8 @@ def execute_cell(cell: Cell, folder: str, num_threads: int = 0) -> CellOutcome:
         if isinstance(err, torch.OutOfMemoryError) and torch.cuda.is_available():
             torch.cuda.empty_cache()
     finally:
-        gc.collect()
+        gc.collect()  # the cell's reference cycles (trainer, model, loaders) go before the next cell
+        gc.freeze()  # what survives (modules, caches) is left out of later collections: 0.4 s per cell otherwise
     if is_global_zero():
         write_record(record, Path(folder))
     return CellOutcome(cell.cell_id, status, round(time.time() - started, 3), error)

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 WANDB_MODES = ("online", "offline", "disabled")
+# Per-cell runs skip W&B's list of every installed package (`requirements.txt`): building it took about 0.3 s of each
+# cell; records carry the versions that matter (`environment.package_versions`).
+RUN_SETTINGS = {"x_save_requirements": False}
 
 
 def wandb_environment(root: Path) -> None:
@@ -25,11 +28,12 @@ def make_wandb_logger(mode: str, project: str, entity: str | None, group: str, n
         raise ValueError(f"<wandb.mode={mode}> must be one of {WANDB_MODES}.")
     if mode == "disabled":
         return None
+    import wandb
     from lightning.pytorch.loggers import WandbLogger
 
     wandb_environment(root)
     return WandbLogger(project=project, entity=entity, group=group, name=name, tags=tags, config=config,
-                       save_dir=str(root), mode=mode)
+                       save_dir=str(root), mode=mode, settings=wandb.Settings(**RUN_SETTINGS))
 
 
 def finish_wandb(logger) -> None:

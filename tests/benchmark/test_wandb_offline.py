@@ -34,3 +34,6 @@ def test_offline_cell_and_leaderboard_runs_land_under_the_output_folder_and_noth
     tables = {p.name.split("_0_")[0] for p in (out / "smoke" / "wandb" / board[0]).rglob("*.table.json")}
     assert tables == {"leaderboard_overall", "leaderboard_synthetic-mosei"}
     assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == []
+    # the cell's run skips W&B's package list (tracking.RUN_SETTINGS: 0.3 s a cell); the leaderboard's keeps it
+    assert not list((out / "smoke" / "wandb" / cell[0]).rglob("requirements.txt"))
+    assert list((out / "smoke" / "wandb" / board[0]).rglob("requirements.txt"))
