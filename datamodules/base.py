@@ -51,7 +51,9 @@ class EmotionDataModule(L.LightningDataModule):
         val_fraction: share of training rows (kfold) or groups (group protocols) held out for validation.
         split_seed: seed of the fold assignment; fixed across training seeds so seeds share folds.
         include: use only these modalities (None = all).
-        normalize: z-score each feature with training-fold statistics over real steps; None = the dataset's
+        normalize: z-score each feature with training-fold statistics over real steps; "subject": with each
+            subject's (group's) own statistics over all its rows, labels unused (subject-wise normalisation of
+            cross-subject EEG: removes per-subject offsets and gains); False: raw; None = the dataset's
             `default_normalize` (real features as the official pipelines feed them; twins and computed
             physiological features z-scored). A feature constant on the training fold keeps scale 1.
         drop_last: drop the last partial training batch (as TAILOR's and CARAT's training loaders do).
@@ -86,7 +88,7 @@ class EmotionDataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         split_seed: int = 0,
         include: list[str] | None = None,
-        normalize: bool | None = None,
+        normalize: bool | str | None = None,
         cache_dir: str | None = None,
         num_workers: int = 0,
         drop_last: bool = False,
@@ -104,6 +106,8 @@ class EmotionDataModule(L.LightningDataModule):
         self.split_seed = split_seed
         self.include = list(include) if include else None
         self.normalize = self.default_normalize if normalize is None else normalize
+        if self.normalize not in (True, False, "subject"):
+            raise ValueError(f"<normalize={self.normalize!r}> must be true, false or 'subject'.")
         self.drop_last = drop_last
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else cache_lib.default_cache_dir()
         self.num_workers = num_workers
@@ -187,7 +191,8 @@ class EmotionDataModule(L.LightningDataModule):
                                  f"(protocol {self.protocol!r}) is empty. Make sure the data has {name} rows.")
         self._splits = {"train": train, "valid": valid, "test": test}
         names = [spec.name for spec in self.modalities]
-        stats = self._normalisation_stats(names, train) if self.normalize else {}
+        stats = ({} if not self.normalize else self._subject_stats(names) if self.normalize == "subject"
+                 else self._normalisation_stats(names, train))
         target = torch.from_numpy(np.array(arrays.target))
         masks = {n: torch.from_numpy(np.array(arrays.masks[n], dtype=bool)) for n in names}
         stats_t = {n: (torch.from_numpy(mean), torch.from_numpy(std)) for n, (mean, std) in stats.items()}
@@ -270,6 +275,23 @@ class EmotionDataModule(L.LightningDataModule):
                                              for k, v in (("mean", mean), ("std", std))})
         return stats
 
+    def _subject_stats(self, names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per row, the mean/std (1, D) of its subject's real steps over all of that subject's rows."""
+        groups = self.arrays.groups
+        if groups is None:
+            raise ValueError(f"{self.dataset_name}: normalize='subject' needs subject ids, and this dataset has none. "
+                             "Make sure it is a dataset with subjects (groups), or use normalize=true.")
+        stats = {}
+        for n in names:
+            x, mask = self.arrays.inputs[n], self.arrays.masks[n]
+            mean = np.empty((len(groups), 1, x.shape[-1]), np.float32)
+            std = np.empty_like(mean)
+            for group in np.unique(groups):
+                rows = np.flatnonzero(groups == group)
+                mean[rows, 0], std[rows, 0] = feature_stats(x, mask, rows)
+            stats[n] = (mean, std)
+        return stats
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
         rows = torch.from_numpy(self._splits[split])
@@ -308,6 +330,8 @@ class EmotionDataModule(L.LightningDataModule):
             x = torch.from_numpy(np.array(source[rows_np], dtype=np.float32))
             if name in t["stats"]:
                 mean, std = t["stats"][name]
+                if mean.ndim == 3:  # per-subject statistics: one (1, D) pair per row
+                    mean, std = mean.index_select(0, idx), std.index_select(0, idx)
                 x = ((x - mean) / std).masked_fill_(~t["masks"][name][idx].unsqueeze(-1), 0.0)
             inputs[name] = x
         return EmotionBatch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from emobench.datamodules import DATAMODULES
 from emobench.datamodules.base import feature_stats
@@ -47,3 +48,33 @@ def test_drop_last_drops_only_the_last_partial_training_batch(drop_last):
     assert sum(train) == (sizes["train"] // 32 * 32 if drop_last else sizes["train"])
     assert sum(len(b) for b in data.val_dataloader()) == sizes["valid"]
     assert sum(len(b) for b in data.test_dataloader()) == sizes["test"]
+
+
+def test_subject_normalisation_z_scores_each_subject_with_its_own_statistics():
+    """normalize='subject': every subject's real steps, over all its rows (training, validation and test alike),
+    have mean 0 and std 1 per feature, which removes the twin's per-subject offsets and gains."""
+    data = DATAMODULES.get("synthetic-dreamer")(num_samples=300, seq_len=6, batch_size=300, normalize="subject")
+    data.setup()
+    rows = np.concatenate(list(data.split_rows().values()))
+    assert len(np.unique(data.arrays.groups[data.split_rows()["test"]])) >= 1
+    batch = data._collate([torch.tensor(r) for r in sorted(rows)])
+    groups = data.arrays.groups[batch.index.numpy()]
+    for name in batch.inputs:
+        x, mask = batch.inputs[name].numpy(), batch.masks[name].numpy()
+        for group in np.unique(groups):
+            real = x[groups == group][mask[groups == group]]
+            assert np.abs(real.mean(0)).max() < 1e-4 and np.abs(real.std(0) - 1).max() < 1e-3, (name, group)
+    fold = DATAMODULES.get("synthetic-dreamer")(num_samples=300, seq_len=6, batch_size=300)
+    fold.setup()
+    eeg = fold._collate([torch.tensor(r) for r in sorted(rows)]).inputs["eeg"].numpy()
+    subject_means = [np.abs(eeg[groups == g].mean((0, 1))).max() for g in np.unique(groups)]
+    assert max(subject_means) > 0.3  # with training-fold statistics the subjects' offsets remain
+
+
+def test_subject_normalisation_needs_subjects_and_other_values_are_refused():
+    with pytest.raises(ValueError, match="must be true, false or 'subject'"):
+        DATAMODULES.get("synthetic-dreamer")(normalize="session")
+    data = DATAMODULES.get("synthetic-mosei")(num_samples=60, seq_len=4, normalize="subject")
+    data.arrays.groups = None
+    with pytest.raises(ValueError, match="needs subject ids"):
+        data.setup()

@@ -17,7 +17,7 @@ def _batches(monkeypatch, limit: int, **options) -> tuple[bool, list]:
     return dm._tensors["prepared"], batches
 
 
-@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("normalize", [True, False, "subject"])
 def test_precomputed_batches_equal_per_batch_ones(monkeypatch, normalize):
     prepared, fast = _batches(monkeypatch, base.PRECOMPUTE_LIMIT, normalize=normalize)
     per_batch, slow = _batches(monkeypatch, 0, normalize=normalize)
