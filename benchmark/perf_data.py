@@ -216,16 +216,21 @@ def _setup_seconds(dataset: str, root: Path, cache: Path, options: dict) -> tupl
     return time.perf_counter() - start, len(dm.arrays)
 
 
+def check_request(names: Sequence[str] | None, fraction: float) -> None:
+    """Refuse unknown entries and fractions before anything runs (the report checks them before its long model part)."""
+    unknown = sorted(set(names or ()) - set(DATA_PERF))
+    if unknown:
+        raise ValueError(f"perf report: unknown data entries {unknown}; registered: {sorted(DATA_PERF)}. Make sure "
+                         "the names are spelled as listed, or give `--data` without names to skip the data part.")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"perf report: <--data-fraction={fraction}> must be in (0, 1].")
+
+
 def measure(names: Sequence[str] | None = None, fraction: float = 1.0,
             workdir: Path | None = None) -> list[DataPerfRow]:
     """Write each entry's files (full size x `fraction`) and time a first and a cached `setup()` of each of its
     datamodules (one fresh cache folder per datamodule)."""
-    unknown = sorted(set(names or ()) - set(DATA_PERF))
-    if unknown:
-        raise ValueError(f"perf report: unknown data entries {unknown}; registered: {sorted(DATA_PERF)}. Make sure "
-                         "the names are spelled as listed.")
-    if not 0 < fraction <= 1:
-        raise ValueError(f"perf report: <--data-fraction={fraction}> must be in (0, 1].")
+    check_request(names, fraction)
     rows = []
     with tempfile.TemporaryDirectory(prefix="emobench-perf-data-", dir=workdir) as tmp:
         for name in names or sorted(DATA_PERF):

@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     parser.add_argument("--wandb", default="disabled", choices=("disabled", "offline"),
                         help="W&B mode during the timed fits (offline adds W&B's logging to the overhead)")
-    parser.add_argument("--data", nargs="*", help="data entries to time (default: all registered; none: skip)")
+    parser.add_argument("--data", nargs="*", help="data entries to time (default: all registered; `--data` without names: skip)")
     parser.add_argument("--data-fraction", type=float, default=1.0, help="share of each dataset's full size")
     parser.add_argument("--no-models", action="store_true", help="skip the model x twin rows")
     parser.add_argument("--sweep", help="also time this sweep end to end (e.g. default; long)")
@@ -324,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from emobench.benchmark import perf_data
 
+    if args.data != []:
+        perf_data.check_request(args.data, args.data_fraction)  # before the long model part, not after it
     device, precision = resolve_device(args.device, args.precision)
     if args.threads:
         torch.set_num_threads(args.threads)

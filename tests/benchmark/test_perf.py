@@ -139,3 +139,14 @@ def test_perf_report_times_every_real_reader(tmp_path, capsys):
 def test_sweep_wall_time_is_measured_in_a_subprocess():
     row = perf_report.time_sweep("smoke", 1, ["models=[prior]", "datasets=[synthetic-mosei]", "seeds=[0]"], None)
     assert (row.sweep, row.cells, row.returncode) == ("smoke", 1, 0) and row.wall_s > 0
+
+
+def test_perf_report_refuses_unknown_data_entries_before_timing_any_model(monkeypatch):
+    """A misspelt `--data` entry is an error at once, not after the model part has run for minutes."""
+    timed = []
+    monkeypatch.setattr(perf_report, "measure_cell", lambda *args, **kwargs: timed.append(args))
+    with pytest.raises(ValueError, match="unknown data entries \\['none'\\].*`--data` without names"):
+        perf_report.main(["--models", "prior", "--datasets", "synthetic-mosei", "--data", "none"])
+    with pytest.raises(ValueError, match="data-fraction"):
+        perf_report.main(["--models", "prior", "--datasets", "synthetic-mosei", "--data-fraction", "2"])
+    assert timed == []
