@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emobench.benchmark.store import cells_dir, load_records
+from emobench.benchmark.store import load_records
 
 
 def validation_curve(sweep_dir: Path, record: dict) -> np.ndarray:
@@ -48,7 +48,7 @@ def replay(curve: np.ndarray, higher: bool, patience: int, min_epochs: int) -> t
 
 def replay_sweep(sweep_dir: Path, rules: list[tuple[int, int]], reference: tuple[int, int]) -> pd.DataFrame:
     """One row per rule: cells whose best epoch equals the reference rule's, and fit seconds saved against it."""
-    records = [r for r in load_records(cells_dir(sweep_dir.parent, sweep_dir.name)) if r.get("status") == "ok"]
+    records = [r for r in load_records(sweep_dir / "cells") if r.get("status") == "ok"]
     if not records:
         raise ValueError(f"{sweep_dir}: no finished cells. Make sure the folder is a sweep's output folder "
                          "(`<output>/<sweep name>`, with cells/ and runs/).")
