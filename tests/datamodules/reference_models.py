@@ -2,8 +2,8 @@
 
 Each pair differs only in the ability to use one phenomenon: mean-pool vs attention-pool (temporal locality),
 late vs early fusion (cross-modal interaction), step-wise fusion of time-aligned steps vs pooling each modality
-before fusing (misalignment), per-label classifiers without vs with a label-interaction layer (label structure),
-and a mean over every step vs over the real steps only (missing parts). They are test helpers, not the published
+before fusing (misalignment), per-label heads decoded one label at a time vs a classifier chain decoded as a
+joint label set (label structure), and a mean over every step vs over the real steps only (missing parts). They are test helpers, not the published
 methods, and no twin is tuned to them.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torchmetrics.classification import MultilabelExactMatch
 
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.synthetic.twin import SyntheticTwin
@@ -50,19 +52,50 @@ class Pool(nn.Module):
         return (weights.unsqueeze(-1) * h).sum(dim=1)
 
 
+class LabelHeads(nn.Module):
+    """One MLP per label reading the fused features and the labels before it in index order: a classifier chain
+    (Read et al., Classifier chains for multi-label classification, ECML PKDD 2009) when `chain`, trained with the
+    true earlier labels and decoded as the most probable label set over all 2^L sets. Without `chain` those label
+    inputs are zeroed, so the heads are independent and the most probable set is each label's most probable value;
+    the parameters are the same either way."""
+
+    def __init__(self, width: int, num_labels: int, chain: bool) -> None:
+        super().__init__()
+        if num_labels > 10:
+            raise ValueError(f"LabelHeads enumerates 2^{num_labels} label sets; use at most 10 labels.")
+        self.heads = nn.ModuleList(_mlp(width + num_labels, 1) for _ in range(num_labels))
+        before = torch.ones(num_labels, num_labels).tril(-1) if chain else torch.zeros(num_labels, num_labels)
+        self.register_buffer("before", before)
+        self.register_buffer("sets", ((torch.arange(2**num_labels)[:, None] >> torch.arange(num_labels)) & 1).float())
+
+    def forward(self, fused: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(N, L) logits of each label given the features (N, W) and the labels (N, L) before it."""
+        return torch.cat([head(torch.cat([fused, labels * self.before[j]], dim=-1))
+                          for j, head in enumerate(self.heads)], dim=-1)
+
+    def most_probable(self, fused: torch.Tensor) -> torch.Tensor:
+        """(N, L) 0/1: the label set of highest probability under the chain rule."""
+        n, (count, num_labels) = len(fused), self.sets.shape
+        sets = self.sets.expand(n, count, num_labels)
+        logits = self(fused.unsqueeze(1).expand(n, count, -1).reshape(n * count, -1), sets.reshape(n * count, -1))
+        log_likelihood = -F.binary_cross_entropy_with_logits(logits.view(n, count, num_labels), sets,
+                                                             reduction="none").sum(dim=-1)
+        return self.sets[log_likelihood.argmax(dim=1)]
+
+
 class Reference(nn.Module):
     """Per-step encoders, pooling and fusion.
 
     fusion: "early" (pooled modalities concatenated, one MLP), "late" (one MLP per modality, logits summed) or
     "stepwise" (steps of the same index concatenated across modalities, a per-step MLP, then pooling; the
-    modalities must have equal lengths). label_interaction: per-label classifiers followed by a layer that adds a
-    learned mix of the other labels' probabilities to each label's logit (zero diagonal)."""
+    modalities must have equal lengths). labels (early fusion, multi-label only): None (one MLP for every label),
+    "independent" or "chain" (`LabelHeads`)."""
 
     def __init__(self, modalities: tuple[ModalitySpec, ...], num_labels: int, pool: str = "mean",
-                 fusion: str = "early", per_label: bool = False, label_interaction: bool = False) -> None:
+                 fusion: str = "early", labels: str | None = None) -> None:
         super().__init__()
         self.names = [m.name for m in modalities]
-        self.fusion, self.num_labels = fusion, num_labels
+        self.fusion = fusion
         self.encoders = nn.ModuleDict({m.name: _encoder(m.dim) for m in modalities})
         width = HIDDEN * len(modalities)
         if fusion == "stepwise":
@@ -73,14 +106,14 @@ class Reference(nn.Module):
             self.pools = nn.ModuleDict({m.name: Pool(pool) for m in modalities})
             if fusion == "late":
                 self.heads = nn.ModuleDict({m.name: _mlp(HIDDEN, num_labels) for m in modalities})
-            elif per_label:
-                self.head = nn.ModuleList(_mlp(width, 1) for _ in range(num_labels))
+            elif labels:
+                self.head = LabelHeads(width, num_labels, chain=labels == "chain")
             else:
                 self.head = _mlp(width, num_labels)
-        self.per_label = per_label
-        self.mix = nn.Parameter(torch.zeros(num_labels, num_labels)) if label_interaction else None
 
-    def forward(self, inputs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, inputs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
+                target: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits; `LabelHeads` read the labels before each one from `target` (teacher forcing)."""
         h = {n: self.encoders[n](inputs[n]) for n in self.names}
         if self.fusion == "stepwise":
             mask = torch.stack([masks[n] for n in self.names]).all(dim=0)
@@ -90,11 +123,14 @@ class Reference(nn.Module):
         if self.fusion == "late":
             return torch.stack([self.heads[n](pooled[n]) for n in self.names]).sum(dim=0)
         fused = torch.cat([pooled[n] for n in self.names], dim=-1)
-        logits = torch.cat([head(fused) for head in self.head], dim=-1) if self.per_label else self.head(fused)
-        if self.mix is not None:
-            off_diagonal = self.mix * (1 - torch.eye(self.num_labels))
-            logits = logits + torch.sigmoid(logits) @ off_diagonal.T
-        return logits
+        return self.head(fused, target) if isinstance(self.head, LabelHeads) else self.head(fused)
+
+    def scores(self, kind: str, inputs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
+        """What the metrics read: `LabelHeads`' most probable label sets (0/1), otherwise probabilities."""
+        if isinstance(self.head, LabelHeads):
+            h = {n: self.pools[n](self.encoders[n](inputs[n]), masks[n]) for n in self.names}
+            return self.head.most_probable(torch.cat([h[n] for n in self.names], dim=-1))
+        return predict(kind, self(inputs, masks))
 
 
 def _tensors(dm: SyntheticTwin, split: str) -> tuple[dict, dict, torch.Tensor]:
@@ -106,11 +142,21 @@ def _tensors(dm: SyntheticTwin, split: str) -> tuple[dict, dict, torch.Tensor]:
 
 
 def _score(task: TaskSpec, model: nn.Module, data: tuple[dict, dict, torch.Tensor], metric: str | None) -> float:
+    """The test `metric`: one of the task's metrics, "exact_match" (multi-label sets predicted whole) or
+    "set_log_likelihood" (mean log-probability of the true label set: per label given the labels before it)."""
     inputs, masks, target = data
+    if metric == "set_log_likelihood":
+        with torch.no_grad():
+            model.eval()
+            logits = model(inputs, masks, target)
+            model.train()
+        return -float(F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(dim=-1).mean())
     metrics = metrics_for(task.kind, task.num_labels)
+    if task.kind == "multilabel":
+        metrics.add_metrics({"exact_match": MultilabelExactMatch(task.num_labels)})
     with torch.no_grad():
         model.eval()
-        metrics.update(predict(task.kind, model(inputs, masks)), target)
+        metrics.update(model.scores(task.kind, inputs, masks), target)
         model.train()
     return float(metrics.compute()[metric or primary_metric(task.kind)[0]])
 
@@ -139,7 +185,8 @@ def _fit(dm: SyntheticTwin, seed: int, epochs: int, lr: float, batch_size: int, 
     best_val, best_test = -np.inf, float("nan")
     for _ in range(epochs):
         for rows in torch.randperm(n, generator=generator).split(batch_size):
-            logits = model({k: v[rows] for k, v in train[0].items()}, {k: v[rows] for k, v in train[1].items()})
+            logits = model({k: v[rows] for k, v in train[0].items()}, {k: v[rows] for k, v in train[1].items()},
+                           train[2][rows])
             loss = task_loss(dm.task.kind, logits, train[2][rows])
             optimizer.zero_grad()
             loss.backward()

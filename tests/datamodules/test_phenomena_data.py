@@ -95,3 +95,15 @@ def test_distribution_structure_moves_mass_to_prototype_neighbours():
         return float(np.corrcoef(dm.arrays.target[:, 0], dm.arrays.target[:, 2])[0, 1])  # anger, fear
 
     assert correlation(0.8) > 0.3 > correlation(0.0)
+
+
+def test_label_structure_couples_labels_beyond_their_scores():
+    """With scores that tell nothing (all zero), a child still follows its parent's drawn label: the coupling goes
+    through the parent's label noise, so labels depend on each other given the input. Without structure they do not."""
+    def correlation(structure: float) -> float:
+        scores = np.zeros((20000, 2))
+        labels = label_lib.multilabel_targets(np.random.default_rng(0), scores, (0.5, 0.3), [(1, 0, -1)], structure)
+        return float(np.corrcoef(labels.T)[0, 1])
+
+    assert correlation(0.8) < -0.4, "the child excludes its parent"
+    assert abs(correlation(0.0)) < 0.03, "no structure, no coupling"
