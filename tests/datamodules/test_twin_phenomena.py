@@ -11,10 +11,13 @@ decoding is for: the log-probability of the true label set, and exact match.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+import torch
 
 from emobench.datamodules import DATAMODULES
-from tests.datamodules.reference_models import train_and_test
+from tests.datamodules.reference_models import LabelHeads, train_and_test
 
 OFF = {"locality": 0.0, "interaction": 0.0, "lag": 0.0, "label_structure": 0.0, "drop_rate": 0.0}
 
@@ -92,3 +95,20 @@ def test_label_structure_rewards_the_most_probable_label_set():
     off = margin(clear, chain, independent, seeds=(0, 1, 2), num_samples=3000)
     assert on > 0.015, f"chain - independent exact match with structure on: {on:+.4f}"
     assert abs(off) < 0.01, f"chain - independent exact match with structure off: {off:+.4f}"
+
+
+def test_label_heads_chain_reads_only_earlier_labels_and_decodes_the_most_probable_set():
+    torch.manual_seed(0)
+    fused, labels = torch.randn(5, 8), torch.randint(0, 2, (5, 4)).float()
+    chain, independent = LabelHeads(8, 4, chain=True), LabelHeads(8, 4, chain=False)
+    flipped = labels.clone()
+    flipped[:, 2] = 1 - flipped[:, 2]
+    moved = chain(fused, labels) != chain(fused, flipped)
+    assert not moved[:, :3].any() and moved[:, 3].all(), "label 2 reaches label 3 only"
+    assert torch.equal(independent(fused, labels), independent(fused, flipped)), "independent heads read no label"
+    assert torch.equal(independent.most_probable(fused), (independent(fused, labels) > 0).float())
+    for row in range(5):
+        sets = torch.tensor(list(itertools.product((0.0, 1.0), repeat=4)))
+        probs = torch.sigmoid(chain(fused[row].expand(16, -1), sets))
+        best = sets[torch.where(sets == 1, probs, 1 - probs).prod(dim=1).argmax()]
+        assert torch.equal(chain.most_probable(fused[row:row + 1])[0], best)
