@@ -237,3 +237,16 @@ def test_end_of_epoch_flush_stays_on_the_model_device_and_weights_by_batch_size(
     model._flush("val")
     mean = model._loss_means["val/task_loss"]
     assert mean.weight.device.type == "cuda" and float(mean.weight) == 6.0
+
+
+def test_end_of_epoch_loss_weights_follow_the_logged_values_device():
+    """The CUDA test's check on every machine: the meta device stands in for a second device, so batch-size
+    weights built on the CPU beside losses on another device fail here too."""
+    model, batch = probe(batch_size=3)
+    model._shared_step(batch, "val")
+    model._pending["val"] = [(p, t, {k: v.to("meta") for k, v in logs.items()}, bs)
+                             for p, t, logs, bs in model._pending["val"]]
+    model._device = torch.device("meta")  # where LightningModule.device reads the module's device
+    model._flush("val")
+    mean = model._loss_means["val/task_loss"]
+    assert mean.weight.device.type == "meta" and mean.total.device.type == "meta"
