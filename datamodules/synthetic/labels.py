@@ -4,8 +4,8 @@ or classes, with the label structure of the real dataset mixed in at the `label_
 A label's own score is a unit-variance read-out of z (directions orthonormal across labels, so with no structure
 and no interaction the labels are independent) mixed with a read-out of the modality-pair products at the
 `interaction` share. Structure for multi-label sets: a label with parents (`relations`: child, parent, sign) takes
-`label_structure` of its score from its parents' drawn labels, label noise included (+1 co-occur, -1 exclude),
-labels thresholded in `order` at their real rates. For distributions: valence/arousal prototypes of the labels
+`label_structure` of its score from its parents' presence (+1 co-occur, -1 exclude), labels thresholded in
+`order` at their real rates; `label_coupling` passes that share of the parents' label noise into their presence. For distributions: valence/arousal prototypes of the labels
 (mixed emotions near several prototypes at once).
 """
 
@@ -52,18 +52,20 @@ class LabelModel:
 
 
 def multilabel_targets(rng: np.random.Generator, scores: np.ndarray, rates: Sequence[float],
-                       relations: Sequence[tuple[int, int, int]], structure: float) -> np.ndarray:
+                       relations: Sequence[tuple[int, int, int]], structure: float,
+                       coupling: float = 0.0) -> np.ndarray:
     """(N, L) 0/1 label sets. Labels are drawn in `label_order`: each label's score plus logistic noise is
     thresholded at the quantile giving its `rates` share. A label with parents first takes the `structure` share of
-    its score from its parents' drawn labels (sign +1: co-occur, -1: exclude), noise included: annotators' choices
-    are coupled beyond what the input shows, so labels depend on each other given the input, and a decoder of the
-    joint label set beats one label at a time on example-based metrics (exact match, Jaccard)."""
+    its score from its parents' presence (sign +1: co-occur, -1: exclude): their score plus `coupling` times their
+    label noise, thresholded at their rates. With coupling 0 labels are independent given the scores; with coupling
+    1 a child follows its parents' drawn labels (annotators' choices coupled beyond what the input shows), so a
+    decoder of the joint label set beats one label at a time on example-based metrics (exact match, Jaccard)."""
     n, num_labels = scores.shape
     noise = LABEL_NOISE * rng.logistic(size=(n, num_labels))
     parents: dict[int, list[tuple[int, int]]] = {}
     for child, parent, sign in relations:
         parents.setdefault(child, []).append((parent, sign))
-    present = np.zeros_like(scores, dtype=np.float32)
+    present, drawn = np.zeros_like(scores), np.zeros_like(scores, dtype=np.float32)
     for j in label_order(num_labels, relations):
         score = scores[:, j]
         if parents.get(j) and structure > 0:
@@ -71,8 +73,10 @@ def multilabel_targets(rng: np.random.Generator, scores: np.ndarray, rates: Sequ
             pull = (pull - pull.mean()) / (pull.std() + 1e-8)
             score = np.sqrt(1 - structure) * score + np.sqrt(structure) * pull
         noisy = score + noise[:, j]
-        present[:, j] = noisy > np.quantile(noisy, 1 - rates[j])
-    return present
+        drawn[:, j] = noisy > np.quantile(noisy, 1 - rates[j])
+        seen = score + coupling * noise[:, j]
+        present[:, j] = seen > np.quantile(seen, 1 - rates[j])
+    return drawn
 
 
 def label_order(num_labels: int, relations: Sequence[tuple[int, int, int]]) -> list[int]:

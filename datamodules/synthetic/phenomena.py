@@ -25,6 +25,11 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "label_structure": ("label structure: labels co-occur and exclude each other in the real dataset's pattern "
                         "(multi-label: some labels follow others; distributions: mixed emotions placed by "
                         "valence/arousal prototypes)", "share of the label score from that structure"),
+    "label_coupling": ("label coupling (multi-label, with label_structure): a child label follows its parents' DRAWN "
+                       "labels, their label noise included, so labels depend on each other beyond what the input "
+                       "shows and decoding the label set jointly pays (exact match, Jaccard)",
+                       "share of the parents' label noise passed on (0: children follow the parents' noise-free "
+                       "presence)"),
     "drop_rate": ("missing parts: segments of a modality are dropped (masked, zero)",
                   "probability that each eighth of a sequence is dropped"),
     "noise": ("noisy parts: every modality's own noise level times this factor", "factor"),
@@ -41,13 +46,14 @@ class Phenomena:
     interaction: float = 0.0
     lag: float = 0.0
     label_structure: float = 0.0
+    label_coupling: float = 0.0
     drop_rate: float = 0.0
     noise: float = 1.0
     subject_shift: float = 1.0
 
     def __post_init__(self) -> None:
         problems = [f"<{k}={getattr(self, k)}> must lie in [0, 1]"
-                    for k in ("locality", "interaction", "lag", "label_structure")
+                    for k in ("locality", "interaction", "lag", "label_structure", "label_coupling")
                     if not 0.0 <= getattr(self, k) <= 1.0]
         if not 0.0 <= self.drop_rate <= 0.9:
             problems.append(f"<drop_rate={self.drop_rate}> must lie in [0, 0.9]")

@@ -37,7 +37,7 @@ class SyntheticTwin(EmotionDataModule):
         seq_len: steps of the longest modality (None = the real full lengths); the others keep their real ratio to
             it, but no fewer than min(real length, max(4, seq_len // 4)) steps.
         data_seed: seed of the generator (fixed by default, so training seeds see the same data).
-        locality, events, interaction, lag, label_structure, drop_rate, noise, subject_shift: phenomenon
+        locality, events, interaction, lag, label_structure, label_coupling, drop_rate, noise, subject_shift: phenomenon
             strengths (`datamodules.synthetic.phenomena`); None = the twin's default level, 0 = off.
         **kwargs: EmotionDataModule options (batch_size, fold, protocol, ...).
     """
@@ -57,15 +57,16 @@ class SyntheticTwin(EmotionDataModule):
 
     def __init__(self, num_samples: int | None = None, seq_len: int | None = 32, data_seed: int = 0,
                  locality: float | None = None, events: int | None = None, interaction: float | None = None,
-                 lag: float | None = None, label_structure: float | None = None, drop_rate: float | None = None,
-                 noise: float | None = None, subject_shift: float | None = None, **kwargs) -> None:
+                 lag: float | None = None, label_structure: float | None = None, label_coupling: float | None = None,
+                 drop_rate: float | None = None, noise: float | None = None, subject_shift: float | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_samples = num_samples or self.default_num_samples
         self.seq_len = seq_len
         self.data_seed = data_seed
         self.phenomena = self.default_phenomena().updated(
             locality=locality, events=events, interaction=interaction, lag=lag, label_structure=label_structure,
-            drop_rate=drop_rate, noise=noise, subject_shift=subject_shift)
+            label_coupling=label_coupling, drop_rate=drop_rate, noise=noise, subject_shift=subject_shift)
 
     # ---- what a twin declares -------------------------------------------------------------------------------
     def default_phenomena(self) -> Phenomena:
@@ -155,7 +156,8 @@ class SyntheticTwin(EmotionDataModule):
         if task.kind == "multilabel":
             index = {label: i for i, label in enumerate(task.labels)}
             relations = [(index[c], index[p], sign) for c, p, sign in self.relations]
-            return label_lib.multilabel_targets(rng, scores, self.label_rates, relations, ph.label_structure)
+            return label_lib.multilabel_targets(rng, scores, self.label_rates, relations, ph.label_structure,
+                                                ph.label_coupling)
         prototypes = None
         if self.prototypes:
             table = np.array([self.prototypes[label] for label in task.labels], dtype=np.float64)

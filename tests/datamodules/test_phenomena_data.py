@@ -97,13 +97,16 @@ def test_distribution_structure_moves_mass_to_prototype_neighbours():
     assert correlation(0.8) > 0.3 > correlation(0.0)
 
 
-def test_label_structure_couples_labels_beyond_their_scores():
-    """With scores that tell nothing (all zero), a child still follows its parent's drawn label: the coupling goes
-    through the parent's label noise, so labels depend on each other given the input. Without structure they do not."""
-    def correlation(structure: float) -> float:
+def test_label_coupling_ties_labels_beyond_their_scores():
+    """With scores that tell nothing (all zero), a coupled child still follows its parent's drawn label: the
+    coupling goes through the parent's label noise, so labels depend on each other given the input. Without
+    coupling (or without structure) they do not."""
+    def correlation(structure: float, coupling: float) -> float:
         scores = np.zeros((20000, 2))
-        labels = label_lib.multilabel_targets(np.random.default_rng(0), scores, (0.5, 0.3), [(1, 0, -1)], structure)
+        labels = label_lib.multilabel_targets(np.random.default_rng(0), scores, (0.5, 0.3), [(1, 0, -1)], structure,
+                                              coupling)
         return float(np.corrcoef(labels.T)[0, 1])
 
-    assert correlation(0.8) < -0.4, "the child excludes its parent"
-    assert abs(correlation(0.0)) < 0.03, "no structure, no coupling"
+    assert correlation(0.8, 1.0) < -0.4, "the child excludes its parent"
+    assert abs(correlation(0.8, 0.0)) < 0.03, "no coupling: independent given the scores"
+    assert abs(correlation(0.0, 1.0)) < 0.03, "no structure, nothing to couple"

@@ -4,9 +4,9 @@ phenomenon on and off, every other phenomenon off (or, where the phenomenon need
 in both runs). The capable model wins by the stated margin when the phenomenon is on; the margin vanishes (or turns
 against it) when it is off. Fixed seeds; test micro-F1 at the epoch of the best validation micro-F1.
 
-Label structure couples the drawn labels beyond what the input shows, so its capable model is a classifier chain
-decoded as a whole label set against the same heads decoded one label at a time; it is scored on what joint
-decoding is for: the log-probability of the true label set, and exact match.
+Label structure with label coupling ties the drawn labels beyond what the input shows, so its capable model is a
+classifier chain decoded as a whole label set against the same heads decoded one label at a time; it is scored on
+what joint decoding is for: the log-probability of the true label set, and exact match.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from emobench.datamodules import DATAMODULES
 from tests.datamodules.reference_models import LabelHeads, train_and_test
 
 OFF = {"locality": 0.0, "interaction": 0.0, "lag": 0.0, "label_structure": 0.0, "drop_rate": 0.0}
+#: Label structure with its coupling on (the twins' default coupling is 0; see `label_coupling`).
+COUPLED = {"label_structure": 0.8, "label_coupling": 1.0}
 
 
 def margin(knobs: dict, capable: dict, other: dict, seeds: tuple[int, ...] = (0,), num_samples: int = 2000,
@@ -78,8 +80,7 @@ def test_label_structure_rewards_decoding_the_label_set_jointly():
     cannot; without structure the labels are independent given the input and the chain gains nothing."""
     chain, independent = {"labels": "chain"}, {"labels": "independent"}
     scored = {"metric": "set_log_likelihood"}
-    on = margin({"label_structure": 0.8}, {**chain, **scored}, {**independent, **scored}, seeds=(0, 1),
-                num_samples=3000)
+    on = margin(COUPLED, {**chain, **scored}, {**independent, **scored}, seeds=(0, 1), num_samples=3000)
     off = margin({}, {**chain, **scored}, {**independent, **scored}, seeds=(0, 1), num_samples=3000)
     assert on > 0.3, f"chain - independent set log-likelihood with structure on: {on:+.4f}"
     assert abs(off) < 0.05, f"chain - independent set log-likelihood with structure off: {off:+.4f}"
@@ -91,7 +92,7 @@ def test_label_structure_rewards_the_most_probable_label_set():
     the input's view of the label scores uncertain, which couples labels given the input even without structure."""
     chain, independent = {"labels": "chain", "metric": "exact_match"}, {"labels": "independent", "metric": "exact_match"}
     clear = {"noise": 0.0, "subject_shift": 0.0}
-    on = margin({**clear, "label_structure": 0.8}, chain, independent, seeds=(0, 1, 2), num_samples=3000)
+    on = margin({**clear, **COUPLED}, chain, independent, seeds=(0, 1, 2), num_samples=3000)
     off = margin(clear, chain, independent, seeds=(0, 1, 2), num_samples=3000)
     assert on > 0.015, f"chain - independent exact match with structure on: {on:+.4f}"
     assert abs(off) < 0.01, f"chain - independent exact match with structure off: {off:+.4f}"
