@@ -61,6 +61,17 @@ def test_training_objective_weights_the_task_loss_and_each_auxiliary_loss(kind):
         assert float(model._shared_step(batch, stage)) == pytest.approx(task + aux)
 
 
+@pytest.mark.parametrize("kind", sorted(TASKS))
+def test_training_objective_outside_the_trainer_is_the_training_steps_loss(kind):
+    """`training_objective` (the benchmarks' step) weighs the task loss and every auxiliary loss as
+    `_shared_step` does, an auxiliary loss missing from `aux_weights` included (weight 1)."""
+    model, batch = probe(kind, cls=WeightedProbe, aux_weights={"a": 0.5, "c": 0.0})
+    model.aux = {"a": torch.tensor(2.0), "b": torch.tensor(3.0), "c": torch.tensor(math.nan), "d": torch.tensor(4.0)}
+    task = float(task_loss(kind, model.logits, batch.target))
+    assert float(model.training_objective(batch)) == pytest.approx(0.25 * task + 0.5 * 2.0 + 2.0 * 3.0 + 4.0)
+    assert float(model.training_objective(batch)) == pytest.approx(float(model._shared_step(batch, "train")))
+
+
 def test_a_non_finite_training_loss_stops_training_but_not_evaluation():
     model, batch = probe()
     model.aux = {"a": torch.tensor(math.nan)}
