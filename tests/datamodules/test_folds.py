@@ -171,3 +171,31 @@ def test_the_smallest_allowed_splits_work(protocol, groups):
         assert len(split_indices(protocol, 4, 5, 0.25, 0, None, groups, n)[2])
     three = np.array(["a", "b", "c", "a", "b", "c"])  # loso with 3 groups: 1 test, 1 validation, 1 train
     assert all(len(part) == 2 for part in split_indices("loso", 2, 2, 0.25, 0, None, three, len(three)))
+
+
+def test_validation_units_must_be_one_per_row():
+    with pytest.raises(ValueError, match="val_groups has shape"):
+        split_indices("loso", 0, 0, 0.1, 0, None, SESSIONS, len(SESSIONS), val_groups=SPEAKERS[:-1])
+
+
+def test_validation_units_are_val_fraction_of_the_training_units():
+    sessions = np.repeat(["s1", "s2"], 10)
+    speakers = np.array([f"{s}-{i % 5}" for i, s in enumerate(sessions)])  # 5 speakers per session, 2 rows each
+    train, valid, test = split_indices("loso", 0, 0, 0.4, 0, None, sessions, len(sessions), val_groups=speakers)
+    assert len(set(speakers[valid])) == 2 and len(set(speakers[train])) == 3, "round(0.4 x 5) units validate"
+
+
+@pytest.mark.parametrize("trials", [None, np.arange(3)])
+def test_kfold_with_as_many_folds_as_units_tests_one_and_validates_one(trials):
+    """3 units (rows or trials), 3 folds: each fold tests one unit, validates one and trains on the third."""
+    for fold in range(3):
+        parts = split_indices("kfold", fold, 3, 0.25, 0, None, None, 3, trials=trials)
+        assert [len(p) for p in parts] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("val_fraction", [0.9, 0.99])
+def test_kfold_always_leaves_a_training_unit(val_fraction):
+    for n, num_folds in ((3, 3), (10, 5)):
+        for fold in range(num_folds):
+            train, valid, test = split_indices("kfold", fold, num_folds, val_fraction, 0, None, None, n)
+            assert len(train) >= 1 and len(valid) >= 1 and len(test) >= 1
