@@ -127,7 +127,7 @@ class Reference(nn.Module):
 
     def scores(self, kind: str, inputs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
         """What the metrics read: `LabelHeads`' most probable label sets (0/1), otherwise probabilities."""
-        if isinstance(self.head, LabelHeads):
+        if isinstance(getattr(self, "head", None), LabelHeads):  # late fusion has per-modality heads only
             h = {n: self.pools[n](self.encoders[n](inputs[n]), masks[n]) for n in self.names}
             return self.head.most_probable(torch.cat([h[n] for n in self.names], dim=-1))
         return predict(kind, self(inputs, masks))
