@@ -5,8 +5,8 @@ A label's own score is a unit-variance read-out of z (directions orthonormal acr
 and no interaction the labels are independent) mixed with a read-out of the modality-pair products at the
 `interaction` share. Structure for multi-label sets: a label with parents (`relations`: child, parent, sign) takes
 `label_structure` of its score from its parents' presence (+1 co-occur, -1 exclude), labels thresholded in
-`order` at their real rates; `label_coupling` passes that share of the parents' label noise into their presence. For distributions: valence/arousal prototypes of the labels
-(mixed emotions near several prototypes at once).
+`order` at their real rates; `label_coupling` passes that share of the parents' label noise into their presence.
+For distributions: valence/arousal prototypes of the labels (mixed emotions near several prototypes at once).
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ class SyntheticTwin(EmotionDataModule):
         seq_len: steps of the longest modality (None = the real full lengths); the others keep their real ratio to
             it, but no fewer than min(real length, max(4, seq_len // 4)) steps.
         data_seed: seed of the generator (fixed by default, so training seeds see the same data).
-        locality, events, interaction, lag, label_structure, label_coupling, drop_rate, noise, subject_shift: phenomenon
-            strengths (`datamodules.synthetic.phenomena`); None = the twin's default level, 0 = off.
+        locality, events, interaction, lag, label_structure, label_coupling, drop_rate, noise, subject_shift:
+            phenomenon strengths (`datamodules.synthetic.phenomena`); None = the twin's default level, 0 = off.
         **kwargs: EmotionDataModule options (batch_size, fold, protocol, ...).
     """
 
