@@ -193,6 +193,24 @@ def test_a_sample_without_real_keys_attends_its_zeroed_steps_as_officially():
     torch.testing.assert_close(model.a2v[0](a, a_mask, v, batch.masks["visual"])[0], uniform[0])
 
 
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_stack_on_partner_rows_equals_one_pass_per_pair(num_layers):
+    """The MEM pass runs the stack once on k copies of the queries (first layer's queries projected once, keys and
+    values gathered by `index`); each copy must equal a plain pass on (queries, the source rows it names)."""
+    task = TASKS["multiclass"]
+    model = FoalNet(task, THREE[1:], num_layers=num_layers, **SMALL).eval()
+    for parameter in model.a2v[0].parameters():  # at init (std 0.02) attention is near uniform whatever the query
+        torch.nn.init.normal_(parameter, std=0.5)
+    batch = random_batch(task, THREE[1:], batch_size=5)
+    a, a_mask, v, v_mask = batch.inputs["audio"], batch.masks["audio"], batch.inputs["visual"], batch.masks["visual"]
+    v_mask[1, 3:] = False  # a partner with padded keys: its mask must travel with it
+    index = torch.tensor([0, 1, 2, 3, 4, 1, 0, 4, 2, 3, 3, 3, 1, 0, 2])
+    stacked = model.a2v[0](a, a_mask, v, v_mask, index)
+    for copy in range(3):
+        rows = index[5 * copy:5 * (copy + 1)]
+        torch.testing.assert_close(stacked[5 * copy:5 * (copy + 1)], model.a2v[0](a, a_mask, v[rows], v_mask[rows]))
+
+
 def test_evaluation_returns_no_auxiliary_losses_and_is_deterministic():
     task = TASKS["multilabel"]
     model = FoalNet(task, THREE, **SMALL).eval()
