@@ -14,7 +14,10 @@ every loss, backward, clipping, optimiser step) ALTERNATELY, the order swapped e
 see the same load on the machine. Each repetition gives a ratio ours / official; the table prints the median
 ratio and its spread (min-max) over the repetitions, the median step times and the parameter counts, and
 `--out` writes the same rows as CSV (and a Markdown table next to it). Only ratios measured in one run are
-comparable: absolute times move with the machine and its load.
+comparable: absolute times move with the machine and its load. Each side's matrix FLOPs of one step (matmul,
+attention and convolution, counted by `torch.utils.flop_counter.FlopCounterMode` on one untimed step) and their
+ratio come with it: they do not depend on the machine, and a time ratio far above the FLOP ratio points at work
+outside the matrix products (dropout draws, copies, gathers) or at slower kernels.
 
 This folder is not part of the installed package (pyproject lists the packages explicitly); it imports
 `emobench` like any user script.
@@ -32,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from emobench.benchmark.config import load_yaml
 from emobench.benchmark.grid import find_sweep
@@ -58,6 +62,9 @@ class Row:
     ratio: float
     ratio_min: float
     ratio_max: float
+    official_gflop: float
+    ours_gflop: float
+    flop_ratio: float
     repeats: int
     threads: int
     note: str
@@ -91,6 +98,13 @@ def our_step(model: EmotionModel, batch, clip: float) -> Callable[[], float]:
     return step
 
 
+def step_gflop(step: Callable[[], float]) -> float:
+    """Matrix GFLOPs (matmul, attention, convolution; forward and backward) of one call of `step`."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops() / 1e9
+
+
 def alternate(first: Callable[[], float], second: Callable[[], float], repeats: int,
               warmup: int) -> tuple[list[float], list[float]]:
     """Seconds per call of `first` and `second`, called alternately (order swapped every repetition) after
@@ -114,19 +128,23 @@ def compare(method: str, checkout: Path, repeats: int, warmup: int, threads: int
     official: OfficialStep = BUILDERS[method](checkout, batch)
     torch.manual_seed(0)
     ours = MODELS.get(method)(task=task, modalities=modalities, **model_args)
-    official_times, ours_times = alternate(official.step, our_step(ours, batch, clip), repeats, warmup)
+    ours_step = our_step(ours, batch, clip)
+    official_gflop, ours_gflop = step_gflop(official.step), step_gflop(ours_step)
+    official_times, ours_times = alternate(official.step, ours_step, repeats, warmup)
     ratios = [o / f for o, f in zip(ours_times, official_times, strict=True)]
     return Row(method, label, size, official.parameters, count_parameters(ours), statistics.median(official_times),
-               statistics.median(ours_times), statistics.median(ratios), min(ratios), max(ratios), repeats, threads,
-               official.note)
+               statistics.median(ours_times), statistics.median(ratios), min(ratios), max(ratios),
+               official_gflop, ours_gflop, ours_gflop / official_gflop if official_gflop else float("nan"), repeats,
+               threads, official.note)
 
 
 def markdown(rows: Sequence[Row]) -> str:
-    lines = ["| method | inputs | official s/step | ours s/step | ours / official (min-max) | parameters official / ours |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = ["| method | inputs | official s/step | ours s/step | ours / official (min-max) | matrix GFLOP official "
+             "/ ours (ratio) | parameters official / ours |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r.method} | {r.inputs} x{r.batch_size} | {r.official_seconds:.3f} | {r.ours_seconds:.3f} | "
                      f"{r.ratio:.2f}x ({r.ratio_min:.2f}-{r.ratio_max:.2f}) | "
+                     f"{r.official_gflop:,.4g} / {r.ours_gflop:,.4g} ({r.flop_ratio:.2f}) | "
                      f"{r.official_parameters:,} / {r.ours_parameters:,} |")
     return "\n".join(lines) + "\n"
 
@@ -160,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
         rows.append(row)
         print(f"{method:<8} {row.inputs} x{row.batch_size}: official {row.official_seconds:.3f} s, ours "
               f"{row.ours_seconds:.3f} s, ratio {row.ratio:.2f}x ({row.ratio_min:.2f}-{row.ratio_max:.2f}); "
+              f"matrix GFLOP {row.official_gflop:,.4g} / {row.ours_gflop:,.4g} ({row.flop_ratio:.2f}); "
               f"parameters {row.official_parameters:,} / {row.ours_parameters:,}"
               + (f"; {row.note}" if row.note else ""), flush=True)
     print(markdown(rows))

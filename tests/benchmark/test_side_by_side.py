@@ -44,6 +44,16 @@ def test_steps_alternate_with_the_order_swapped_every_repetition(sbs):
     assert len(a_times) == len(b_times) == 3 and all(t >= 0 for t in a_times + b_times)
 
 
+def test_flops_count_the_matrix_products_of_one_step(sbs):
+    a, b = torch.randn(2, 3), torch.randn(3, 4, requires_grad=True)
+
+    def step():
+        (a @ b).sum().backward()  # forward 2*2*3*4 = 48 FLOPs, gradient of b (a^T g) 48 more
+        return 0.0
+
+    assert sbs.step_gflop(step) == pytest.approx(96e-9)
+
+
 def test_ours_gets_the_papers_settings(sbs):
     assert sbs.paper_settings("tailor") == ({"optimizer": "bertadam"}, 1.0, 64)
     model_args, clip, size = sbs.paper_settings("mult")
@@ -98,6 +108,8 @@ def test_a_full_run_prints_and_writes_the_ratio(sbs, official, tmp_path, monkeyp
     assert [r.method for r in rows] == ["mult"] and rows[0].ratio_min <= rows[0].ratio <= rows[0].ratio_max
     written = list(csv.DictReader(out.open()))
     assert written[0]["method"] == "mult" and float(written[0]["ratio"]) > 0 and written[0]["note"] == "stand-in"
+    assert rows[0].flop_ratio == pytest.approx(rows[0].ours_gflop / rows[0].official_gflop)
+    assert rows[0].ours_gflop > 0 and float(written[0]["official_gflop"]) == rows[0].official_gflop
     assert "| mult | tiny x24 |" in out.with_suffix(".md").read_text()
     assert "ratio" in capsys.readouterr().out
 
