@@ -18,7 +18,7 @@ from emobench.datamodules.registry import Registry, init_parameter_names
 from emobench.datamodules.specs import ModalitySpec, TaskSpec
 from emobench.datamodules.statistics import LabelStatistics
 from emobench.metrics import metrics_for, primary_metric
-from emobench.models.epoch_logging import can_publish_directly, publish_epoch_values
+from emobench.models.epoch_logging import can_publish_directly, publish_epoch_values, publish_step_values
 from emobench.models.optim import BertAdam
 from emobench.models.output import ModelOutput
 from emobench.models.task_head import predict, task_loss
@@ -147,7 +147,11 @@ class EmotionModel(L.LightningModule):
             )
         bs = len(batch)
         if stage == "train" and self._step_logs_written():
-            self.log_dict({f"{k}_step": v for k, v in log.items()}, on_step=True, on_epoch=False, batch_size=bs)
+            step_values = {f"{k}_step": v for k, v in log.items()}
+            if can_publish_directly(self._trainer):
+                publish_step_values(self._trainer, step_values)
+            else:
+                self.log_dict(step_values, on_step=True, on_epoch=False, batch_size=bs)
         self._pending[stage].append((predict(self.task.kind, out.logits.detach()), batch.target,
                                      {k: v.detach() for k, v in log.items()}, bs))
         return total

@@ -6,8 +6,9 @@ a small model's fit. The values are computed once per epoch already (torchmetric
 processes), so `publish_epoch_values` writes them where `self.log(..., on_epoch=True)` would have put them:
 `trainer.callback_metrics` (early stopping, checkpointing, the plateau schedule), `trainer.progress_bar_metrics`
 and Lightning's logger connector (every logger, at the step and with the `epoch` key Lightning gives epoch-end
-values; loggers write on rank zero only). tests/models/test_epoch_logging.py checks that the CSV log and the
-callback metrics equal those of the `self.log` path.
+values; loggers write on rank zero only). `publish_step_values` does the same for the training losses of the
+steps Lightning writes (every `log_every_n_steps`). tests/models/test_epoch_logging.py checks that the CSV log and
+the callback metrics equal those of the `self.log` path.
 """
 
 from __future__ import annotations
@@ -43,3 +44,12 @@ def publish_epoch_values(trainer: Any, stage: str, values: dict[str, torch.Tenso
         trainer._logger_connector.log_metrics(everything)
     finally:
         loop._batches_that_stepped += 1
+
+
+def publish_step_values(trainer: Any, values: dict[str, torch.Tensor]) -> None:
+    """Write one training step's values where `self.log(..., on_step=True, on_epoch=False)` puts them: the callback
+    metrics, and every logger at this step with the `epoch` key (called from `training_step`, where Lightning's
+    own write later in the same batch uses the same step)."""
+    everything = {key: value.detach() for key, value in values.items()}
+    trainer.callback_metrics.update(everything)
+    trainer._logger_connector.log_metrics(everything)
