@@ -7,12 +7,15 @@ Per model x twin (the sweep's cell at seed 0, fold 0, with its model and data se
   one training batch, outside Lightning) and samples per second; peak memory of the step timing (CUDA: peak
   allocated; CPU: the process's peak resident set above its size when the cell started).
 - framework overhead of a short fit through the runner's own Trainer (`run_cell.make_trainer`: checkpoint and
-  early-stopping callbacks, metrics, CSV logging, W&B in `--wandb` mode, the cell's progress-bar setting):
+  early-stopping callbacks, metrics, CSV logging, W&B in `--wandb` mode; progress bar off as in the README's
+  `emobench sweep --workers 2`, on with `--progress-bar`):
       overhead = 1 - (train steps x median step + validation batches x median evaluation step) / fit wall time.
   It is the issue's 1 - steps x median step / fit time, with the validation forward passes (sanity check
   included), which every epoch of a sweep runs, counted as work rather than overhead. `overhead_cpu` is the same
   ratio in process CPU time: on a machine shared with other work, wall time also counts the time the process
   waited for a core, CPU time does not (compare that column there).
+`--breakdown` also fits each cell as a plain loop and through a bare Trainer (`perf_breakdown`) and splits the
+overhead into data + loop, Lightning, and the runner's callbacks, metrics and logging.
 Data: `benchmark/perf_data.py` (a reader registers its entry there). Sweep: `--sweep NAME` runs `emobench sweep
 NAME` in a subprocess into a temporary folder and reports its wall time and cell count.
 
@@ -61,6 +64,11 @@ class ModelPerfRow:
     val_batches: int
     overhead: float
     overhead_cpu: float
+    fit_loop_s: float = float("nan")
+    fit_bare_s: float = float("nan")
+    overhead_data_loop: float = float("nan")
+    overhead_lightning: float = float("nan")
+    overhead_runner: float = float("nan")
 
 
 @dataclass
@@ -147,21 +155,23 @@ def step_times(model, batch, clip: float, device: torch.device, precision: str, 
 
 
 def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup: int, epochs: int | None,
-                 wandb: str, output: Path) -> ModelPerfRow:
+                 wandb: str, output: Path, breakdown: bool = False, progress_bar: bool = False) -> ModelPerfRow:
     """One model x twin: step times on one training batch (half before, half after the fit), and a short fit
-    through the runner's Trainer."""
+    through the runner's Trainer; with `breakdown`, also the plain-loop and bare-Trainer fits of
+    `perf_breakdown` for as many epochs."""
     import lightning as L
     from lightning.fabric.utilities.apply_func import move_data_to_device
     from omegaconf import OmegaConf
 
     from emobench.benchmark import environment
     from emobench.benchmark.config import CellConfig, to_plain
-    from emobench.benchmark.run_cell import build, make_trainer, quiet_lightning
+    from emobench.benchmark.run_cell import build, make_trainer, quiet_lightning, trainer_deterministic
     from emobench.models import count_parameters
 
     quiet_lightning()
     cfg = OmegaConf.merge(OmegaConf.structured(CellConfig), cell.config)
     cfg.trainer.update(trainer_settings(device, precision))
+    cfg.trainer.progress_bar = progress_bar  # off as in `emobench sweep --workers 2` and --quiet
     if epochs is not None:  # else the sweep's own epochs and early stopping
         cfg.trainer.max_epochs, cfg.trainer.min_epochs, cfg.trainer.patience = epochs, epochs, epochs + 1
     cfg.wandb.mode, cfg.output = wandb, str(output)
@@ -200,10 +210,31 @@ def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup:
     overhead = 1.0 - (train_steps * median["train"] + val_batches * median["eval"]) / fit
     overhead_cpu = 1.0 - (train_steps * median["train_cpu"] + val_batches * median["eval_cpu"]) / fit_cpu
     step = median["train"]
-    return ModelPerfRow(cell.model, cell.dataset, str(device), precision, count_parameters(model), len(batch),
-                        round(1000 * step, 3), round(len(batch) / step, 1), round(1000 * median["eval"], 3),
-                        round(peak, 1), round(fit, 3), train_steps, val_batches, round(overhead, 4),
-                        round(overhead_cpu, 4))
+    row = ModelPerfRow(cell.model, cell.dataset, str(device), precision, count_parameters(model), len(batch),
+                       round(1000 * step, 3), round(len(batch) / step, 1), round(1000 * median["eval"], 3),
+                       round(peak, 1), round(fit, 3), train_steps, val_batches, round(overhead, 4),
+                       round(overhead_cpu, 4))
+    if breakdown:
+        from emobench.benchmark import perf_breakdown
+
+        keys = {**trainer_settings(device, precision), "deterministic": trainer_deterministic(cfg)}
+        L.seed_everything(0, workers=True, verbose=False)
+        bare, bare_steps = perf_breakdown.bare_fit_seconds(*build(cfg), epochs_run, clip, keys)
+        L.seed_everything(0, workers=True, verbose=False)
+        loop, loop_steps, loop_val = perf_breakdown.loop_seconds(
+            *build(cfg), epochs_run, clip, device, lambda: autocast(device, precision),
+            val_batches - epochs_run * val_per_epoch)
+        if not bare_steps == loop_steps == train_steps or loop_val != val_batches:
+            raise RuntimeError(f"perf report --breakdown: {cell.model} x {cell.dataset}: the reference fits did other "
+                               f"work than the runner's fit (steps {train_steps} / bare {bare_steps} / loop "
+                               f"{loop_steps}, validation batches {val_batches} / loop {loop_val}), so their times "
+                               "cannot be compared. Make sure the trainer limits (limit_*_batches) are unset.")
+        work = train_steps * median["train"] + val_batches * median["eval"]
+        split = perf_breakdown.shares(work, loop, bare, fit)
+        row.fit_loop_s, row.fit_bare_s = round(loop, 3), round(bare, 3)
+        row.overhead_data_loop, row.overhead_lightning, row.overhead_runner = (
+            round(split[k], 4) for k in ("data_loop", "lightning", "runner"))
+    return row
 
 
 def _released_resident_mb() -> float:
@@ -288,6 +319,10 @@ def write_report(out: Path, model_rows: Sequence[ModelPerfRow], data_rows: Seque
     text = [f"# emobench perf report\n\n{note}\n\nMachine: {machine()}.\n",
             "## Models x twins\n\noverhead = 1 - (train steps x step + validation batches x evaluation step) / "
             "fit wall time, for a fit through the runner's Trainer; overhead_cpu: the same in process CPU time. "
+            "With --breakdown, fit_loop_s and fit_bare_s are the same epochs as a plain loop over the loaders and "
+            "through a Trainer without callbacks, loggers or metrics, and the overhead splits into "
+            "overhead_data_loop (loop - work), overhead_lightning (bare - loop) and overhead_runner (fit - bare), "
+            "shares of the fit's wall time. "
             "peak_memory_mb: CUDA peak allocated, or the CPU process's peak resident set above its size at the "
             "cell's start.\n", _table(model_rows),
             "## Data preparation (real readers, generated files)\n\nfirst setup = decode the files + write the "
@@ -313,6 +348,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto: bf16 autocast on a GPU that supports it, else full precision")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also fit each cell as a plain loop and through a bare Trainer, and split the overhead "
+                             "into data + loop, Lightning and the runner's callbacks, metrics and logging")
+    parser.add_argument("--progress-bar", action="store_true",
+                        help="time the fits with Lightning's progress bar (a one-worker sweep's); default off, as "
+                             "`emobench sweep --workers N` (N > 1) and --quiet run them")
     parser.add_argument("--wandb", default="disabled", choices=("disabled", "offline"),
                         help="W&B mode during the timed fits (offline adds W&B's logging to the overhead)")
     parser.add_argument("--data", nargs="*", help="data entries to time (default: all registered; `--data` without names: skip)")
@@ -334,11 +375,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="emobench-perf-fit-") as tmp:
             for cell in model_cells(args.grid, args.models, args.datasets):
                 row = measure_cell(cell, device, precision, args.steps, args.warmup, args.epochs, args.wandb,
-                                   Path(tmp))
+                                   Path(tmp), args.breakdown, args.progress_bar)
                 model_rows.append(row)
                 print(f"{row.model:<13} {row.dataset:<18} {row.parameters:>11,} params  step {row.step_ms:9.2f} ms  "
                       f"{row.samples_per_s:9.1f} samples/s  peak {row.peak_memory_mb:8.1f} MB  overhead "
-                      f"{100 * row.overhead:5.1f} % (cpu {100 * row.overhead_cpu:5.1f} %)", flush=True)
+                      f"{100 * row.overhead:5.1f} % (cpu {100 * row.overhead_cpu:5.1f} %)"
+                      + (f" = data+loop {100 * row.overhead_data_loop:.1f} + Lightning {100 * row.overhead_lightning:.1f}"
+                         f" + runner {100 * row.overhead_runner:.1f} %" if args.breakdown else ""), flush=True)
     data_rows = [] if args.data == [] else perf_data.measure(args.data, args.data_fraction)
     for row in data_rows:
         print(f"data {row.entry:<16} {row.dataset:<15} {row.samples:>7} samples {row.file_mb:>8.1f} MB  first "
@@ -350,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     epochs = f"{args.epochs} epochs" if args.epochs else "the sweep's epochs and early stopping"
     note = (f"`emobench perf report` on {device} ({'bf16 autocast' if precision == 'bf16' else 'full precision'}), "
             f"grid {args.grid}, {args.steps} timed steps after {args.warmup} warm-up, fits of {epochs}, "
-            f"W&B {args.wandb}, data at {args.data_fraction:g} of full size.")
+            f"W&B {args.wandb}, progress bar {'on' if args.progress_bar else 'off'}, data at {args.data_fraction:g} of full size.")
     path = write_report(args.out, model_rows, data_rows, sweep_rows, note)
     print(f"report written to {path}")
     return 0

@@ -64,6 +64,26 @@ def test_perf_report_writes_csv_and_markdown(tmp_path, capsys):
     assert not (out / "perf_sweep.csv").exists() and "report written" in capsys.readouterr().out
 
 
+def test_perf_report_breakdown_splits_the_overhead_of_equal_work(tmp_path, capsys):
+    """--breakdown fits the cell again as a plain loop and through a bare Trainer (the run raises if either did other
+    work than the runner's fit) and its three shares add up to the overhead."""
+    out = tmp_path / "perf"
+    assert main(["perf", "report", "--out", str(out), "--models", "early_fusion", "--datasets", "synthetic-wesad",
+                 "--steps", "1", "--warmup", "0", "--epochs", "2", "--threads", "1", "--data", "--breakdown"]) == 0
+    row = next(csv.DictReader((out / "perf_models.csv").open()))
+    assert float(row["fit_loop_s"]) > 0 and float(row["fit_bare_s"]) > 0
+    split = [float(row[k]) for k in ("overhead_data_loop", "overhead_lightning", "overhead_runner")]
+    assert sum(split) == pytest.approx(float(row["overhead"]), abs=2e-4)
+    assert "Lightning" in capsys.readouterr().out
+
+
+def test_breakdown_shares_add_up_to_the_overhead():
+    from emobench.benchmark.perf_breakdown import shares
+
+    split = shares(work=1.0, loop=1.5, bare=2.5, fit=4.0)
+    assert split == {"data_loop": 0.125, "lightning": 0.25, "runner": 0.375}
+
+
 def test_perf_report_bf16_autocast_path_runs_on_cpu(tmp_path):
     """--precision bf16 takes the autocast code path that --device cuda takes on a GPU (CPU autocast supports
     bfloat16), in the step timing and in the fit (Lightning's bf16-mixed)."""
