@@ -79,9 +79,11 @@ def make_trainer(cfg: DictConfig, model: EmotionModel, cell_dir: Path, attempt: 
     """The cell's Trainer with its callbacks (best checkpoint on the primary validation metric, early stopping as
     `stopping_monitor` says) and loggers (CSV, W&B in the configured mode); also used by `emobench perf report`
     to time a fit exactly as the runner runs it. Returns (trainer, checkpoint callback, W&B logger or None)."""
+    # weights only: the checkpoint is for testing the best epoch (an interrupted cell reruns from scratch); without
+    # optimiser and loop states a save takes 17 instead of 41 ms for compact TAILOR, and a third of the disk
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=attempt, filename="best", monitor=model.monitor, mode=model.monitor_mode, save_top_k=1,
-        auto_insert_metric_name=False, enable_version_counter=False)
+        auto_insert_metric_name=False, enable_version_counter=False, save_weights_only=True)
     stop_metric, stop_mode = stopping_monitor(cfg, model)
     early_stop = L.pytorch.callbacks.EarlyStopping(monitor=stop_metric, mode=stop_mode, patience=cfg.trainer.patience)
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(cell_dir, name="csv", version="")]

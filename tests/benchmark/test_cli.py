@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from emobench.benchmark.cli import main
 from emobench.benchmark.config import from_cli, merge_cell
@@ -54,6 +55,8 @@ def test_run_writes_a_record_and_prints_metrics(tiny_overrides, tmp_path, capsys
     assert 0.0 <= record["metrics"]["test/micro_f1"] <= 1.0
     assert record["best_val"]["name"] == "val/micro_f1" and record["parameters"] > 0
     assert 0 < record["cpu_seconds"] and record["epochs"] >= 1, "CPU time of the cell, for load-free timings"
+    saved = torch.load(tmp_path / "out" / "single" / record["checkpoint"], weights_only=True)
+    assert saved["state_dict"] and "optimizer_states" not in saved, "the best epoch's weights, for testing only"
 
 
 @pytest.mark.parametrize(
