@@ -77,6 +77,24 @@ def test_perf_report_breakdown_splits_the_overhead_of_equal_work(tmp_path, capsy
     assert "Lightning" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flag", [[], ["--progress-bar"]])
+def test_perf_report_fits_without_the_progress_bar_unless_asked(flag, tmp_path, monkeypatch):
+    """The timed fit runs as `emobench sweep --workers 2` runs cells (no progress bar); --progress-bar times it."""
+    from emobench.benchmark import run_cell
+
+    seen = []
+    real = run_cell.make_trainer
+
+    def spy(cfg, *args, **kwargs):
+        seen.append(cfg.trainer.progress_bar)
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(run_cell, "make_trainer", spy)
+    assert main(["perf", "report", "--out", str(tmp_path), "--models", "prior", "--datasets", "synthetic-wesad",
+                 "--steps", "1", "--warmup", "0", "--epochs", "1", "--threads", "1", "--data", *flag]) == 0
+    assert seen == [bool(flag)]
+
+
 def test_breakdown_shares_add_up_to_the_overhead():
     from emobench.benchmark.perf_breakdown import shares
 
