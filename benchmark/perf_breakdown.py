@@ -17,6 +17,7 @@ import time
 import lightning as L
 import torch
 
+from emobench.benchmark.perf_report import train_step
 from emobench.datamodules.batch import EmotionBatch
 from emobench.models.base import EmotionModel
 
@@ -79,14 +80,7 @@ def loop_seconds(datamodule: L.LightningDataModule, model: EmotionModel, epochs:
     for _ in range(epochs):
         model.train()
         for batch in datamodule.train_dataloader():
-            batch = batch.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            with autocast():
-                loss = model.training_objective(batch)
-            loss.backward()
-            if clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
+            train_step(model, optimizer, batch.to(device), clip, autocast())
             steps += 1
         val_batches += _validate(model, datamodule, device, autocast)
     if device.type == "cuda":

@@ -123,6 +123,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def train_step(model, optimizer: torch.optim.Optimizer, batch, clip: float,
+               context: contextlib.AbstractContextManager) -> torch.Tensor:
+    """One training step as the Trainer runs it: zero_grad, the objective (inside `context`, e.g. autocast),
+    backward, gradient-norm clipping when `clip` > 0, optimiser step. Returns the loss."""
+    optimizer.zero_grad(set_to_none=True)
+    with context:
+        loss = model.training_objective(batch)
+    loss.backward()
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return loss
+
+
 def step_times(model, batch, clip: float, device: torch.device, precision: str, steps: int,
                warmup: int) -> dict[str, list[float]]:
     """Wall and process CPU seconds of training steps ("train", "train_cpu") and evaluation steps ("eval",
@@ -133,13 +147,7 @@ def step_times(model, batch, clip: float, device: torch.device, precision: str, 
         model.train()
         _sync(device)
         start, start_cpu = time.perf_counter(), time.process_time()
-        optimizer.zero_grad(set_to_none=True)
-        with autocast(device, precision):
-            loss = model.training_objective(batch)
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
+        train_step(model, optimizer, batch, clip, autocast(device, precision))
         _sync(device)
         middle, middle_cpu = time.perf_counter(), time.process_time()
         model.eval()

@@ -26,6 +26,7 @@ This folder is not part of the installed package (pyproject lists the packages e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import statistics
 import sys
@@ -40,6 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from emobench.benchmark.config import load_yaml
 from emobench.benchmark.grid import find_sweep
 from emobench.benchmark.perf_models import iemocap_batch, mosei_batch, mosei_unaligned_batch
+from emobench.benchmark.perf_report import train_step
 from emobench.models import MODELS, EmotionModel, count_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,13 +89,7 @@ def our_step(model: EmotionModel, batch, clip: float) -> Callable[[], float]:
     model.train()
 
     def step() -> float:
-        optimizer.zero_grad(set_to_none=True)
-        loss = model.training_objective(batch)
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        return float(loss.detach())
+        return float(train_step(model, optimizer, batch, clip, contextlib.nullcontext()).detach())
 
     return step
 
