@@ -13,7 +13,10 @@ Per model x twin (the sweep's cell at seed 0, fold 0, with its model and data se
   It is the issue's 1 - steps x median step / fit time, with the validation forward passes (sanity check
   included), which every epoch of a sweep runs, counted as work rather than overhead. `overhead_cpu` is the same
   ratio in process CPU time: on a machine shared with other work, wall time also counts the time the process
-  waited for a core, CPU time does not (compare that column there).
+  waited for a core, CPU time does not (compare that column there). `overhead_in_fit` = 1 - (the fit's own batch
+  windows) / fit wall time, timed inside the same fit (`fit_clock.FitClock`): immune to work that changes as the
+  model trains and to the machine's drift between step timing and fit; a lower bound (the windows hold
+  Lightning's hooks inside a step).
 `--breakdown` also fits each cell as a plain loop and through a bare Trainer (`perf_breakdown`) and splits the
 overhead into data + loop, Lightning, and the runner's callbacks, metrics and logging.
 Data: `benchmark/perf_data.py` (a reader registers its entry there). Sweep: `--sweep NAME` runs `emobench sweep
@@ -64,6 +67,7 @@ class ModelPerfRow:
     val_batches: int
     overhead: float
     overhead_cpu: float
+    overhead_in_fit: float
     fit_loop_s: float = float("nan")
     fit_bare_s: float = float("nan")
     overhead_data_loop: float = float("nan")
@@ -199,6 +203,9 @@ def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup:
     cell_dir = output / "runs" / f"{cell.model}-{cell.dataset}"
     trainer, _, wandb_logger = make_trainer(cfg, model, cell_dir, cell_dir / "checkpoints", to_plain(cfg))
     from emobench.benchmark import tracking
+    from emobench.benchmark.fit_clock import FitClock
+
+    clock = FitClock(model, device)
 
     try:
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -217,11 +224,16 @@ def measure_cell(cell, device: torch.device, precision: str, steps: int, warmup:
     train_steps = int(trainer.global_step)
     overhead = 1.0 - (train_steps * median["train"] + val_batches * median["eval"]) / fit
     overhead_cpu = 1.0 - (train_steps * median["train_cpu"] + val_batches * median["eval_cpu"]) / fit_cpu
+    if clock.batches != {"train": train_steps, "validation": val_batches}:
+        raise RuntimeError(f"perf report: {cell.model} x {cell.dataset}: the fit clock saw {clock.batches} batches, the "
+                           f"fit ran {train_steps} training steps and {val_batches} validation batches, so its "
+                           "in-fit overhead would be wrong. Make sure accumulate_grad_batches is 1 and the model "
+                           "does not replace its on_*_batch_* hooks after construction.")
     step = median["train"]
     row = ModelPerfRow(cell.model, cell.dataset, str(device), precision, count_parameters(model), len(batch),
                        round(1000 * step, 3), round(len(batch) / step, 1), round(1000 * median["eval"], 3),
                        round(peak, 1), round(fit, 3), train_steps, val_batches, round(overhead, 4),
-                       round(overhead_cpu, 4))
+                       round(overhead_cpu, 4), round(1.0 - clock.seconds / fit, 4))
     if breakdown:
         from emobench.benchmark import perf_breakdown
 
@@ -326,7 +338,9 @@ def write_report(out: Path, model_rows: Sequence[ModelPerfRow], data_rows: Seque
             _write_csv(out / f"{name}.csv", rows)
     text = [f"# emobench perf report\n\n{note}\n\nMachine: {machine()}.\n",
             "## Models x twins\n\noverhead = 1 - (train steps x step + validation batches x evaluation step) / "
-            "fit wall time, for a fit through the runner's Trainer; overhead_cpu: the same in process CPU time. "
+            "fit wall time, for a fit through the runner's Trainer; overhead_cpu: the same in process CPU time; "
+            "overhead_in_fit: 1 - the fit's own training and validation batches (timed inside the fit, from the "
+            "model's batch-start to its batch-end hook) / fit wall time, a lower bound. "
             "With --breakdown, fit_loop_s and fit_bare_s are the same epochs as a plain loop over the loaders and "
             "through a Trainer without callbacks, loggers or metrics, and the overhead splits into "
             "overhead_data_loop (loop - work), overhead_lightning (bare - loop) and overhead_runner (fit - bare), "
@@ -387,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 model_rows.append(row)
                 print(f"{row.model:<13} {row.dataset:<18} {row.parameters:>11,} params  step {row.step_ms:9.2f} ms  "
                       f"{row.samples_per_s:9.1f} samples/s  peak {row.peak_memory_mb:8.1f} MB  overhead "
-                      f"{100 * row.overhead:5.1f} % (cpu {100 * row.overhead_cpu:5.1f} %)"
+                      f"{100 * row.overhead:5.1f} % (cpu {100 * row.overhead_cpu:5.1f} %, in fit {100 * row.overhead_in_fit:5.1f} %)"
                       + (f" = data+loop {100 * row.overhead_data_loop:.1f} + Lightning {100 * row.overhead_lightning:.1f}"
                          f" + runner {100 * row.overhead_runner:.1f} %" if args.breakdown else ""), flush=True)
     data_rows = [] if args.data == [] else perf_data.measure(args.data, args.data_fraction)

@@ -4,12 +4,15 @@ asserted)."""
 from __future__ import annotations
 
 import csv
+import time
 
+import lightning as L
 import pytest
 import torch
 
 from emobench.benchmark import perf_data, perf_ot, perf_report
 from emobench.benchmark.cli import main
+from emobench.benchmark.fit_clock import FitClock
 
 
 def test_perf_models_prints_step_time_and_parameters(capsys):
@@ -56,6 +59,7 @@ def test_perf_report_writes_csv_and_markdown(tmp_path, capsys):
     row = models[0]
     assert int(row["parameters"]) > 0 and int(row["train_steps"]) > 0 and int(row["val_batches"]) > 0
     assert float(row["step_ms"]) > 0 and float(row["fit_s"]) > 0 and float(row["overhead"]) < 1
+    assert 0 < 1 - float(row["overhead_in_fit"]) < 1  # the fit clock's windows: some, but not all, of the fit
     data = list(csv.DictReader((out / "perf_data.csv").open()))
     assert [(r["entry"], r["dataset"]) for r in data] == [("m3ed", "m3ed"), ("m3ed", "m3ed-utterance")]
     assert all(int(r["samples"]) > 0 and float(r["first_setup_s"]) > 0 for r in data)
@@ -75,6 +79,53 @@ def test_perf_report_breakdown_splits_the_overhead_of_equal_work(tmp_path, capsy
     split = [float(row[k]) for k in ("overhead_data_loop", "overhead_lightning", "overhead_runner")]
     assert sum(split) == pytest.approx(float(row["overhead"]), abs=2e-4)
     assert "Lightning" in capsys.readouterr().out
+
+
+class _Sleeper(L.LightningModule):
+    """Training batches take at least 20 ms, validation batches at least 10 ms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def training_step(self, batch, batch_idx):
+        time.sleep(0.02)
+        return (self.weight * batch).sum()
+
+    def validation_step(self, batch, batch_idx):
+        time.sleep(0.01)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_fit_clock_times_every_batch_inside_the_fit():
+    """The clock counts each training step and validation batch (sanity check included) of a Trainer fit, and its
+    windows hold the steps themselves (at least their sleeps) but not the whole fit."""
+    model = _Sleeper()
+    clock = FitClock(model, torch.device("cpu"))
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=1)
+    start = time.perf_counter()
+    trainer.fit(model, torch.utils.data.DataLoader(torch.ones(3, 1)), torch.utils.data.DataLoader(torch.ones(2, 1)))
+    fit = time.perf_counter() - start
+    assert clock.batches == {"train": 6, "validation": 1 + 2 * 2}
+    assert 6 * 0.02 + 5 * 0.01 <= clock.seconds < fit
+
+
+def test_perf_report_refuses_a_fit_clock_that_missed_batches(tmp_path, monkeypatch):
+    """A clock that did not see every batch of the fit stops the report rather than print a wrong overhead."""
+    from emobench.benchmark import fit_clock
+
+    class Missing(FitClock):
+        def _end(self, hook, stage):
+            counted = super()._end(hook, stage)
+            return hook if stage == "train" else counted
+
+    monkeypatch.setattr(fit_clock, "FitClock", Missing)
+    with pytest.raises(RuntimeError, match="fit clock saw"):
+        main(["perf", "report", "--out", str(tmp_path), "--models", "prior", "--datasets", "synthetic-wesad",
+              "--steps", "1", "--warmup", "0", "--epochs", "1", "--threads", "1", "--data"])
 
 
 @pytest.mark.parametrize("flag", [[], ["--progress-bar"]])
