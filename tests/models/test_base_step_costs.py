@@ -1,6 +1,7 @@
 """The base model's per-step savings keep its results: metrics and loss means folded in once per epoch equal
 per-batch updates (uneven batches), training-step logs land on the same steps as when every step logs, and
-`EmotionBatch.to` moves a batch without Lightning's deep copy (itself when already there)."""
+`EmotionBatch.to` moves a batch without Lightning's deep copy (itself when already there), and Lightning's
+per-hook bookkeeping attribute is written without `nn.Module.__setattr__` yet read as Lightning set it."""
 
 from __future__ import annotations
 
@@ -81,3 +82,35 @@ def test_batch_to_moves_without_copying_what_is_already_there():
     assert all(t.device.type == "meta" for t in [*moved.inputs.values(), *moved.masks.values(), moved.target,
                                                  moved.index])
     assert moved.subject is None and batch.target.device.type == "cpu"
+
+
+def test_hook_name_bookkeeping_skips_module_setattr_and_reads_back(monkeypatch):
+    seen_by_module_setattr, names_in_steps = [], []
+    original = torch.nn.Module.__setattr__
+
+    def counting(self, name, value):
+        if name == "_current_fx_name":
+            seen_by_module_setattr.append(value)
+        original(self, name, value)
+
+    monkeypatch.setattr(torch.nn.Module, "__setattr__", counting)
+
+    class Recording(EmotionModel):  # unregistered: records the hook name Lightning set around its step
+        def __init__(self, task, modalities):
+            super().__init__(task, modalities)
+            self.linear = torch.nn.Linear(modalities[0].dim, task.num_labels)
+
+        def forward(self, batch):
+            names_in_steps.append(self._current_fx_name)
+            return ModelOutput(logits=self.linear(batch.inputs[self.modalities[0].name].mean(dim=1)))
+
+    task = TASKS["multiclass"]
+    model = Recording(task, THREE)
+    batches = [random_batch(task, THREE, batch_size=4, seed=i) for i in range(3)]
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu")
+    trainer.fit(model, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
+    assert names_in_steps == ["training_step"] * 3 and model._current_fx_name is None
+    assert seen_by_module_setattr == []
+    model._current_fx_name = torch.nn.Linear(1, 1)  # anything but a str or None: nn.Module's rules
+    assert "_current_fx_name" in model._modules and seen_by_module_setattr
