@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from emobench.benchmark import environment, tracking
 from emobench.benchmark.arguments import check_cell_arguments
+from emobench.benchmark.best_checkpoint import BestWeightsCheckpoint
 from emobench.benchmark.config import to_plain
 from emobench.benchmark.identity import cell_identity, identity_digest
 from emobench.benchmark.store import cells_dir, read_record
@@ -80,10 +81,11 @@ def make_trainer(cfg: DictConfig, model: EmotionModel, cell_dir: Path, attempt: 
     `stopping_monitor` says) and loggers (CSV, W&B in the configured mode); also used by `emobench perf report`
     to time a fit exactly as the runner runs it. Returns (trainer, checkpoint callback, W&B logger or None)."""
     # weights only: the checkpoint is for testing the best epoch (an interrupted cell reruns from scratch); without
-    # optimiser and loop states a save takes 17 instead of 41 ms for compact TAILOR, and a third of the disk
-    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=attempt, filename="best", monitor=model.monitor, mode=model.monitor_mode, save_top_k=1,
-        auto_insert_metric_name=False, enable_version_counter=False, save_weights_only=True)
+    # optimiser and loop states a save takes 17 instead of 41 ms for compact TAILOR, and a third of the disk; held
+    # in memory until training ends, then written once
+    checkpoint = BestWeightsCheckpoint(
+        dirpath=attempt, filename="best", monitor=model.monitor, mode=model.monitor_mode,
+        auto_insert_metric_name=False, enable_version_counter=False)
     stop_metric, stop_mode = stopping_monitor(cfg, model)
     early_stop = L.pytorch.callbacks.EarlyStopping(monitor=stop_metric, mode=stop_mode, patience=cfg.trainer.patience)
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(cell_dir, name="csv", version="")]
