@@ -79,6 +79,7 @@ def test_writes_the_best_epochs_weights_once_training_ends(tmp_path):
     expected = torch.load(reference.best_model_path, weights_only=True)
     assert saved.keys() == expected.keys() and "optimizer_states" not in saved
     assert (saved["epoch"], saved["global_step"]) == (expected["epoch"], expected["global_step"]) == (1, 4)
+    assert saved["loops"] == expected["loops"]  # the progress counters of that epoch, not of the end
     for key, value in expected["state_dict"].items():
         torch.testing.assert_close(saved["state_dict"][key], value, rtol=0, atol=0)
 
