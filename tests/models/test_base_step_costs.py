@@ -1,13 +1,15 @@
 """The base model's per-step savings keep its results: metrics and loss means folded in once per epoch equal
 per-batch updates (uneven batches), training-step logs land on the same steps as when every step logs, and
 `EmotionBatch.to` moves a batch without Lightning's deep copy (itself when already there), and Lightning's
-per-hook bookkeeping attribute is written without `nn.Module.__setattr__` yet read as Lightning set it."""
+per-hook bookkeeping attribute is written without `nn.Module.__setattr__` yet read as Lightning set it, and the
+sanity check's metrics are computed (bad values stop the fit there) but not logged, and do not leak into epoch 0."""
 
 from __future__ import annotations
 
 import csv
 
 import lightning as L
+import pytest
 import torch
 
 from emobench.datamodules.batch import EmotionBatch
@@ -114,3 +116,49 @@ def test_hook_name_bookkeeping_skips_module_setattr_and_reads_back(monkeypatch):
     assert seen_by_module_setattr == []
     model._current_fx_name = torch.nn.Linear(1, 1)  # anything but a str or None: nn.Module's rules
     assert "_current_fx_name" in model._modules and seen_by_module_setattr
+
+
+class _Logging(EmotionModel):  # unregistered: records what it logs during Lightning's sanity check
+    def __init__(self, task, modalities, nan_in_validation=False):
+        super().__init__(task, modalities)
+        self.linear = torch.nn.Linear(modalities[0].dim, task.num_labels)
+        self.nan_in_validation, self.logged_in_sanity = nan_in_validation, []
+
+    def forward(self, batch):
+        logits = self.linear(batch.inputs[self.modalities[0].name].mean(dim=1))
+        return ModelOutput(logits=logits * float("nan") if self.nan_in_validation and not self.training else logits)
+
+    def log(self, name, *args, **kwargs):
+        if self.trainer.sanity_checking:
+            self.logged_in_sanity.append(name)
+        return super().log(name, *args, **kwargs)
+
+
+def _fit_with_sanity_check(model):
+    task = TASKS["multiclass"]
+    train = [random_batch(task, THREE, batch_size=4, seed=i) for i in range(3)]
+    val = [random_batch(task, THREE, batch_size=5, seed=10 + i) for i in range(3)]
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu", num_sanity_val_steps=2)
+    loader = torch.utils.data.DataLoader
+    trainer.fit(model, train_dataloaders=loader(train, batch_size=None), val_dataloaders=loader(val, batch_size=None))
+    return trainer, val
+
+
+def test_sanity_check_metrics_are_computed_not_logged_and_do_not_leak():
+    model = _Logging(TASKS["multiclass"], THREE)
+    trainer, val = _fit_with_sanity_check(model)
+    assert model.logged_in_sanity == []
+    reference = metrics_for("multiclass", TASKS["multiclass"].num_labels)
+    with torch.no_grad():
+        for batch in val:  # epoch 0's validation: the three batches once, not the sanity check's two again
+            reference.update(predict("multiclass", model.eval()(batch).logits), batch.target)
+    for name, value in reference.compute().items():
+        assert float(trainer.callback_metrics[f"val/{name}"]) == pytest.approx(float(value), abs=1e-7), name
+
+
+def test_sanity_check_stops_on_bad_predictions_before_training():
+    model = _Logging(TASKS["multiclass"], THREE, nan_in_validation=True)
+    with pytest.raises(ValueError, match="to hold no NaN"):
+        _fit_with_sanity_check(model)
+    assert model.global_step == 0
