@@ -228,7 +228,7 @@ class EmotionModel(L.LightningModule):
         primary = values.pop(self.monitor, None)
         if getattr(self._trainer, "sanity_checking", False):
             # Lightning discards the sanity check's values; computing them still tries the metrics before training,
-            # and not logging them saves `self.log`'s ~1 ms a key (15-20 ms a fit on a 2-core CPU)
+            # and not logging them saves `self.log`'s ~1 ms a key (10-13 ms a fit on a 2-core CPU)
             metrics.reset()
             return
         if stage != "test" and can_publish_directly(self._trainer):  # the test results come from `self.log`

@@ -1,8 +1,8 @@
 """The base model's per-step savings keep its results: metrics and loss means folded in once per epoch equal
 per-batch updates (uneven batches), training-step logs land on the same steps as when every step logs, and
-`EmotionBatch.to` moves a batch without Lightning's deep copy (itself when already there), and Lightning's
-per-hook bookkeeping attribute is written without `nn.Module.__setattr__` yet read as Lightning set it, and the
-sanity check's metrics are computed (bad values stop the fit there) but not logged, and do not leak into epoch 0."""
+`EmotionBatch.to` moves a batch without Lightning's deep copy (itself when already there). Lightning's per-hook
+bookkeeping attribute is written without `nn.Module.__setattr__` yet read as Lightning set it. The sanity check's
+metrics are computed (bad values stop the fit there) but not logged, and do not leak into epoch 0."""
 
 from __future__ import annotations
 
