@@ -32,8 +32,8 @@ class BestWeightsCheckpoint(L.pytorch.callbacks.ModelCheckpoint):
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=True)
         # the state dict's tensors are the live parameters: copy them (and any tensor a model's on_save_checkpoint
-        # added) as they are at this epoch; "loops" holds Lightning's progress counters, plain values built afresh
-        # by every dump, and is kept as it is (copying its ~5000 nested entries took 1 ms)
+        # added) as they are at this epoch; "loops" holds Lightning's progress counters, ~120 nested plain values
+        # built afresh by every dump, and is kept as it is (walking it with apply_to_collection took 0.9 ms)
         self._held = (filepath, {key: value if key == "loops" else apply_to_collection(value, torch.Tensor, _copy)
                                  for key, value in checkpoint.items()})
         self._last_global_step_saved = trainer.global_step
