@@ -45,23 +45,34 @@ def test_epoch_metrics_and_loss_means_equal_per_batch_updates():
     torch.testing.assert_close(model._loss_means["val/loss"].compute(), weighted)
 
 
+class _SmallModel(EmotionModel):  # unregistered: a Linear on the first modality's mean that trains in a Trainer
+    """Records the hook name Lightning set around each forward and what it logs during the sanity check."""
+
+    def __init__(self, task, modalities, nan_in_validation=False):
+        super().__init__(task, modalities)
+        self.linear = torch.nn.Linear(modalities[0].dim, task.num_labels)
+        self.nan_in_validation, self.names_in_forward, self.logged_in_sanity = nan_in_validation, [], []
+
+    def forward(self, batch):
+        self.names_in_forward.append(self._current_fx_name)
+        logits = self.linear(batch.inputs[self.modalities[0].name].mean(dim=1))
+        return ModelOutput(logits=logits * float("nan") if self.nan_in_validation and not self.training else logits)
+
+    def log(self, name, *args, **kwargs):
+        if self.trainer.sanity_checking:
+            self.logged_in_sanity.append(name)
+        return super().log(name, *args, **kwargs)
+
+
 def _logged_steps(tmp_path, monkeypatch, gate: bool) -> list[int]:
     from emobench.models import base
 
     if not gate:  # the reference: every step through self.log, Lightning keeping the steps it writes
         monkeypatch.setattr(base.EmotionModel, "_step_logs_written", lambda self: True)
         monkeypatch.setattr(base, "can_publish_directly", lambda trainer: False)
-    class Linear(EmotionModel):  # unregistered: a small model that trains in a Trainer
-        def __init__(self, task, modalities, **kwargs):
-            super().__init__(task, modalities, **kwargs)
-            self.linear = torch.nn.Linear(modalities[0].dim, task.num_labels)
-
-        def forward(self, batch):
-            return ModelOutput(logits=self.linear(batch.inputs[self.modalities[0].name].mean(dim=1)))
-
     task = TASKS["multiclass"]
     batches = [random_batch(task, THREE, batch_size=4, seed=i) for i in range(7)]
-    model = Linear(task, THREE)
+    model = _SmallModel(task, THREE)
     logger = L.pytorch.loggers.CSVLogger(tmp_path / ("gate" if gate else "all"), name="", version="")
     trainer = L.Trainer(max_epochs=2, logger=logger, log_every_n_steps=3, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
@@ -87,7 +98,7 @@ def test_batch_to_moves_without_copying_what_is_already_there():
 
 
 def test_hook_name_bookkeeping_skips_module_setattr_and_reads_back(monkeypatch):
-    seen_by_module_setattr, names_in_steps = [], []
+    seen_by_module_setattr = []
     original = torch.nn.Module.__setattr__
 
     def counting(self, name, value):
@@ -97,41 +108,16 @@ def test_hook_name_bookkeeping_skips_module_setattr_and_reads_back(monkeypatch):
 
     monkeypatch.setattr(torch.nn.Module, "__setattr__", counting)
 
-    class Recording(EmotionModel):  # unregistered: records the hook name Lightning set around its step
-        def __init__(self, task, modalities):
-            super().__init__(task, modalities)
-            self.linear = torch.nn.Linear(modalities[0].dim, task.num_labels)
-
-        def forward(self, batch):
-            names_in_steps.append(self._current_fx_name)
-            return ModelOutput(logits=self.linear(batch.inputs[self.modalities[0].name].mean(dim=1)))
-
     task = TASKS["multiclass"]
-    model = Recording(task, THREE)
+    model = _SmallModel(task, THREE)
     batches = [random_batch(task, THREE, batch_size=4, seed=i) for i in range(3)]
     trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, accelerator="cpu")
     trainer.fit(model, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
-    assert names_in_steps == ["training_step"] * 3 and model._current_fx_name is None
+    assert model.names_in_forward == ["training_step"] * 3 and model._current_fx_name is None
     assert seen_by_module_setattr == []
     model._current_fx_name = torch.nn.Linear(1, 1)  # anything but a str or None: nn.Module's rules
     assert "_current_fx_name" in model._modules and seen_by_module_setattr
-
-
-class _Logging(EmotionModel):  # unregistered: records what it logs during Lightning's sanity check
-    def __init__(self, task, modalities, nan_in_validation=False):
-        super().__init__(task, modalities)
-        self.linear = torch.nn.Linear(modalities[0].dim, task.num_labels)
-        self.nan_in_validation, self.logged_in_sanity = nan_in_validation, []
-
-    def forward(self, batch):
-        logits = self.linear(batch.inputs[self.modalities[0].name].mean(dim=1))
-        return ModelOutput(logits=logits * float("nan") if self.nan_in_validation and not self.training else logits)
-
-    def log(self, name, *args, **kwargs):
-        if self.trainer.sanity_checking:
-            self.logged_in_sanity.append(name)
-        return super().log(name, *args, **kwargs)
 
 
 def _fit_with_sanity_check(model):
@@ -146,7 +132,7 @@ def _fit_with_sanity_check(model):
 
 
 def test_sanity_check_metrics_are_computed_not_logged_and_do_not_leak():
-    model = _Logging(TASKS["multiclass"], THREE)
+    model = _SmallModel(TASKS["multiclass"], THREE)
     trainer, val = _fit_with_sanity_check(model)
     assert model.logged_in_sanity == []
     reference = metrics_for("multiclass", TASKS["multiclass"].num_labels)
@@ -158,7 +144,7 @@ def test_sanity_check_metrics_are_computed_not_logged_and_do_not_leak():
 
 
 def test_sanity_check_stops_on_bad_predictions_before_training():
-    model = _Logging(TASKS["multiclass"], THREE, nan_in_validation=True)
+    model = _SmallModel(TASKS["multiclass"], THREE, nan_in_validation=True)
     with pytest.raises(ValueError, match="to hold no NaN"):
         _fit_with_sanity_check(model)
     assert model.global_step == 0
