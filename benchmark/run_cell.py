@@ -21,6 +21,7 @@ from emobench.benchmark.arguments import check_cell_arguments
 from emobench.benchmark.best_checkpoint import BestWeightsCheckpoint
 from emobench.benchmark.config import to_plain
 from emobench.benchmark.identity import cell_identity, identity_digest
+from emobench.benchmark.no_profiler import NoProfiler
 from emobench.benchmark.store import cells_dir, read_record
 from emobench.models import count_parameters
 from emobench.models.base import EmotionModel
@@ -104,7 +105,7 @@ def make_trainer(cfg: DictConfig, model: EmotionModel, cell_dir: Path, attempt: 
         limit_val_batches=t.limit_val_batches, limit_test_batches=t.limit_test_batches,
         deterministic=trainer_deterministic(cfg), callbacks=[checkpoint, early_stop], logger=loggers,
         enable_progress_bar=t.progress_bar, enable_model_summary=False, default_root_dir=cell_dir,
-        log_every_n_steps=10)
+        log_every_n_steps=10, profiler=NoProfiler())
     return trainer, checkpoint, wandb_logger
 
 
