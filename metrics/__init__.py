@@ -11,6 +11,7 @@ from emobench.metrics.clark import ClarkDistance
 from emobench.metrics.collections import (
     METRIC_CLASSES,
     PRIMARY_METRIC,
+    check_inputs,
     higher_is_better,
     metric_names,
     metrics_for,
@@ -49,6 +50,7 @@ __all__ = [
     "UnweightedAccuracy",
     "WeightedAccuracy",
     "WeightedF1",
+    "check_inputs",
     "higher_is_better",
     "metric_names",
     "metrics_for",

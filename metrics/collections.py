@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
-from emobench.metrics._utils import _check_int_at_least, _check_threshold
+from emobench.metrics._utils import (
+    _check_distribution_inputs,
+    _check_int_at_least,
+    _check_multiclass_inputs,
+    _check_multilabel_inputs,
+    _check_threshold,
+)
 from emobench.metrics.canberra import CanberraDistance
 from emobench.metrics.chebyshev import ChebyshevDistance
 from emobench.metrics.clark import ClarkDistance
@@ -64,6 +71,10 @@ METRIC_CLASSES: MappingProxyType[str, MappingProxyType[str, type[Metric]]] = Map
 
 PRIMARY_METRIC = {"multilabel": "micro_f1", "distribution": "kl", "multiclass": "ua"}
 
+#: The input check every metric of a kind runs on its update: (preds, target, num_labels, validate_args) -> None.
+_INPUT_CHECKS = {"multilabel": _check_multilabel_inputs, "distribution": _check_distribution_inputs,
+                 "multiclass": _check_multiclass_inputs}
+
 
 def _classes(kind: str) -> MappingProxyType[str, type[Metric]]:
     if kind not in METRIC_CLASSES:
@@ -76,7 +87,7 @@ def metric_names(kind: str) -> tuple[str, ...]:
     return tuple(_classes(kind))
 
 
-def metrics_for(kind: str, num_labels: int, threshold: float = 0.5) -> MetricCollection:
+def metrics_for(kind: str, num_labels: int, threshold: float = 0.5, validate_args: bool = True) -> MetricCollection:
     """A fresh collection of every metric of ``kind``, keyed by metric name (no prefix).
 
     Args:
@@ -84,6 +95,9 @@ def metrics_for(kind: str, num_labels: int, threshold: float = 0.5) -> MetricCol
         num_labels: number of labels L (multilabel, distribution) or classes C (multiclass); >= 2.
         threshold: multilabel decision threshold in [0, 1], label predicted iff ``p > threshold`` (strict);
             checked but unused for the other kinds.
+        validate_args: passed to every metric: whether each checks the values of its inputs (shapes and dtypes
+            are always checked). A caller that turns it off checks each update's inputs once with
+            :func:`check_inputs` instead of once per metric.
 
     Raises:
         ValueError: unknown ``kind``, ``num_labels`` not an integer >= 2 or ``threshold`` not in [0, 1].
@@ -92,12 +106,24 @@ def metrics_for(kind: str, num_labels: int, threshold: float = 0.5) -> MetricCol
     _check_int_at_least("num_labels", num_labels, 2)
     threshold = _check_threshold(threshold)
     if kind == "multilabel":
-        metrics = {name: cls(num_labels=num_labels, threshold=threshold) for name, cls in classes.items()}
+        metrics = {name: cls(num_labels=num_labels, threshold=threshold, validate_args=validate_args)
+                   for name, cls in classes.items()}
     elif kind == "distribution":
-        metrics = {name: cls(num_labels=num_labels) for name, cls in classes.items()}
+        metrics = {name: cls(num_labels=num_labels, validate_args=validate_args) for name, cls in classes.items()}
     else:
-        metrics = {name: cls(num_classes=num_labels) for name, cls in classes.items()}
+        metrics = {name: cls(num_classes=num_labels, validate_args=validate_args) for name, cls in classes.items()}
     return MetricCollection(metrics)
+
+
+def check_inputs(kind: str, preds: Tensor, target: Tensor, num_labels: int) -> None:
+    """Run the checks that every metric of ``kind`` runs on an update with ``validate_args=True``, once: raises
+    the error the first metric of a default :func:`metrics_for` collection would raise on these inputs.
+
+    Raises:
+        ValueError, TypeError: as the metrics of ``kind`` do (see their classes); ValueError for an unknown kind.
+    """
+    _classes(kind)
+    _INPUT_CHECKS[kind](preds, target, num_labels, True)
 
 
 def higher_is_better(kind: str, name: str) -> bool:

@@ -1,5 +1,6 @@
 """`metrics_for`, `primary_metric`, `higher_is_better`: names, classes, settings, errors, and a collection
-used the way the model base uses it (cloned per stage, compute groups on), against the metrics run alone."""
+used the way the model base uses it (cloned per stage, compute groups on), against the metrics run alone;
+`check_inputs` raises exactly what a collection's update raises."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from emobench.metrics import (
     MicroF1,
     UnweightedAccuracy,
     WeightedAccuracy,
+    check_inputs,
     higher_is_better,
     metric_names,
     metrics_for,
@@ -77,6 +79,42 @@ def test_settings_reach_the_metrics():
     assert all(m.num_classes == 4 for m in mc.values())
     assert mc["wa"].average == "micro" and mc["macro_f1"].average == "macro"
     assert mc["weighted_f1"].average == "weighted"
+
+
+@pytest.mark.parametrize("kind", list(NAMES))
+def test_validate_args_reaches_every_metric(kind):
+    assert all(m.validate_args is True for m in metrics_for(kind, 4).values())
+    assert all(m.validate_args is False for m in metrics_for(kind, 4, validate_args=False).values())
+
+
+_BAD_INPUTS = {  # one of each value check per kind: what `validate_args=False` lets through
+    "multilabel": [(torch.tensor([[0.2, 1.5]]), torch.tensor([[0.0, 1.0]])),  # a probability above 1
+                   (torch.tensor([[0.2, 0.5]]), torch.tensor([[0.0, 2.0]]))],  # a target that is not 0/1
+    "distribution": [(torch.tensor([[0.5, 0.5]]), torch.tensor([[0.7, 0.7]])),  # a row summing to 1.4
+                     (torch.tensor([[-0.5, 1.5]]), torch.tensor([[0.5, 0.5]]))],  # values outside [0, 1]
+    "multiclass": [(torch.tensor([[float("nan"), 0.5]]), torch.tensor([0])),  # NaN
+                   (torch.tensor([[0.5, 0.5]]), torch.tensor([2]))],  # a class index outside [0, C)
+}
+
+
+@pytest.mark.parametrize(("kind", "case"), [(k, i) for k in _BAD_INPUTS for i in range(2)])
+def test_check_inputs_raises_what_the_collection_raises(kind, case):
+    preds, target = _BAD_INPUTS[kind][case]
+    with pytest.raises(ValueError) as from_collection:
+        metrics_for(kind, 2).update(preds, target)
+    with pytest.raises(ValueError) as from_check:
+        check_inputs(kind, preds, target, 2)
+    assert str(from_check.value) == str(from_collection.value)
+
+
+@pytest.mark.parametrize("kind", list(NAMES))
+def test_check_inputs_passes_valid_inputs_and_checks_the_label_count(kind):
+    preds, target = _batches(kind, seed=3)[0]
+    check_inputs(kind, preds, target, 4)
+    with pytest.raises(ValueError, match=r"shape\[1\]` to equal `num_(labels|classes)`=5"):
+        check_inputs(kind, preds, target, 5)
+    with pytest.raises(ValueError, match="Unknown task kind 'regression'"):
+        check_inputs("regression", preds, target, 4)
 
 
 def test_fresh_instances_and_prefixed_clones():

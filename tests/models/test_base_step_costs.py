@@ -2,7 +2,8 @@
 per-batch updates (uneven batches), training-step logs land on the same steps as when every step logs, and
 `EmotionBatch.to` moves a batch without Lightning's deep copy (itself when already there). Lightning's per-hook
 bookkeeping attribute is written without `nn.Module.__setattr__` yet read as Lightning set it. The sanity check's
-metrics are computed (bad values stop the fit there) but not logged, and do not leak into epoch 0."""
+metrics are computed (bad values stop the fit there) but not logged, and do not leak into epoch 0. The stage
+collections skip their per-metric value checks; the epoch's inputs are checked once instead."""
 
 from __future__ import annotations
 
@@ -43,6 +44,24 @@ def test_epoch_metrics_and_loss_means_equal_per_batch_updates():
         torch.testing.assert_close(got[f"val/{name}"], value)
     weighted = sum(loss * n for loss, n in zip(losses, sizes, strict=True)) / sum(sizes)
     torch.testing.assert_close(model._loss_means["val/loss"].compute(), weighted)
+
+
+@pytest.mark.parametrize("kind", ["multilabel", "distribution", "multiclass"])
+def test_metric_inputs_are_checked_once_per_update_not_per_metric(kind):
+    task = TASKS[kind]
+    model = MODELS.get("early_fusion")(task=task, modalities=THREE)
+    for stage in ("train", "val", "test"):
+        assert not any(m.validate_args for m in getattr(model, f"{stage}_metrics").values())
+    batch = random_batch(task, THREE, batch_size=3, seed=1)
+    preds = predict(kind, model(batch).logits.detach())
+    bad = preds.clone()
+    bad[0, 0] = float("nan")  # every kind's checks reject NaN
+    model._pending["val"] = [(preds, batch.target, {}, 3), (bad, batch.target, {}, 3)]
+    with pytest.raises(ValueError) as from_model:
+        model._flush("val")
+    with pytest.raises(ValueError) as from_collection:
+        metrics_for(kind, task.num_labels).update(torch.cat([preds, bad]), torch.cat([batch.target] * 2))
+    assert str(from_model.value) == str(from_collection.value)
 
 
 class _SmallModel(EmotionModel):  # unregistered: a Linear on the first modality's mean that trains in a Trainer
