@@ -219,7 +219,8 @@ class EmotionModel(L.LightningModule):
         integer tensor, so a split that the processes share unevenly gets a wrong mean (Lightning issue #21859)."""
         if key not in self._loss_means:
             self._loss_means[key] = _WeightedMean()  # a NaN loss shows as NaN
-        return self._loss_means[key].to(self.device)  # not a submodule: follows the model here
+        mean = self._loss_means[key]  # not a submodule: follows the model here; `.to` walks its states even when
+        return mean if mean.device == self.device else mean.to(self.device)  # they are there (~180 us in a fit)
 
     def _log_metrics(self, stage: str) -> None:
         # compute() gathers every process's state, so each process logs the same values (sync_dist=True only
