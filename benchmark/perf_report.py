@@ -34,6 +34,7 @@ import contextlib
 import csv
 import ctypes
 import gc
+import math
 import os
 import platform
 import statistics
@@ -46,6 +47,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+
+from emobench.benchmark.perf_summary import overhead_summary
 
 PRECISIONS = ("auto", "32", "bf16")
 
@@ -303,9 +306,11 @@ def time_sweep(sweep: str, workers: int, overrides: Sequence[str], workdir: Path
 
 
 def _table(rows: Sequence) -> str:
+    """Every field as a column, except those empty (NaN) in every row: the breakdown's without `--breakdown`."""
     if not rows:
         return "(none)\n"
-    names = [f.name for f in fields(rows[0])]
+    names = [f.name for f in fields(rows[0])
+             if not all(isinstance(v := getattr(r, f.name), float) and math.isnan(v) for r in rows)]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     lines += ["| " + " | ".join(f"{getattr(r, n):,}" if type(getattr(r, n)) is int else str(getattr(r, n))
                                 for n in names) + " |" for r in rows]
@@ -346,7 +351,7 @@ def write_report(out: Path, model_rows: Sequence[ModelPerfRow], data_rows: Seque
             "overhead_data_loop (loop - work), overhead_lightning (bare - loop) and overhead_runner (fit - bare), "
             "shares of the fit's wall time. "
             "peak_memory_mb: CUDA peak allocated, or the CPU process's peak resident set above its size at the "
-            "cell's start.\n", _table(model_rows),
+            "cell's start.\n", overhead_summary(model_rows), _table(model_rows),
             "## Data preparation (real readers, generated files)\n\nfirst setup = decode the files + write the "
             "cache; cached setup = a fresh datamodule on the same cache.\n", _table(data_rows)]
     if sweep_rows:
