@@ -110,13 +110,9 @@ class EmotionModel(L.LightningModule):
         self.modalities = tuple(modalities)
         self.label_stats = label_stats
         self.aux_weights = {**self.default_aux_weights, **(aux_weights or {})}
-        # the inputs are checked once per update in `_flush`, not once per metric
-        self.train_metrics = metrics_for(task.kind, task.num_labels, threshold, validate_args=False).clone(
-            prefix="train/")
-        self.val_metrics = metrics_for(task.kind, task.num_labels, threshold, validate_args=False).clone(
-            prefix="val/")
-        self.test_metrics = metrics_for(task.kind, task.num_labels, threshold, validate_args=False).clone(
-            prefix="test/")
+        metrics = metrics_for(task.kind, task.num_labels, threshold, validate_args=False)  # checked in `_flush`
+        self.train_metrics, self.val_metrics, self.test_metrics = (
+            metrics.clone(prefix=f"{stage}/") for stage in ("train", "val", "test"))
         name, higher = primary_metric(task.kind)
         self.monitor, self.monitor_mode = f"val/{name}", ("max" if higher else "min")
         self._loss_means: dict[str, _WeightedMean] = {}  # "<stage>/<loss>" -> epoch mean over samples
@@ -219,8 +215,9 @@ class EmotionModel(L.LightningModule):
         integer tensor, so a split that the processes share unevenly gets a wrong mean (Lightning issue #21859)."""
         if key not in self._loss_means:
             self._loss_means[key] = _WeightedMean()  # a NaN loss shows as NaN
-        mean = self._loss_means[key]  # not a submodule: follows the model here; `.to` walks its states even when
-        return mean if mean.device == self.device else mean.to(self.device)  # they are there (~180 us in a fit)
+        # not a submodule: follows the model here; `.to` walks the states even when they are there (~180 us in a fit)
+        mean = self._loss_means[key]
+        return mean if mean.device == self.device else mean.to(self.device)
 
     def _log_metrics(self, stage: str) -> None:
         # compute() gathers every process's state, so each process logs the same values (sync_dist=True only
