@@ -54,17 +54,23 @@ def wait_until(condition, seconds: float) -> bool:
 def test_pool_workers_exit_when_the_sweep_is_killed(tmp_path):
     out = tmp_path / "out"
     logs = out / "smoke" / "logs"
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "emobench.benchmark.cli", "sweep", "smoke", "--workers", "2", "--output", str(out),
-         "--wandb", "disabled", "--quiet", "--no-leaderboard", "data_args.num_samples=200"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    output = tmp_path / "sweep.out"
+    # cells of 1000 epochs: the sweep is still running whenever the workers are seen (it is killed long before);
+    # with the smoke sweep's 0.1-0.4 s cells, it once ended before a 0.1 s poll saw both workers
+    with output.open("w") as sink:  # the child keeps its own copy of the file
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "emobench.benchmark.cli", "sweep", "smoke", "--workers", "2", "--output",
+             str(out), "--wandb", "disabled", "--quiet", "--no-leaderboard", "data_args.num_samples=200",
+             "trainer.max_epochs=1000", "trainer.min_epochs=1000"],
+            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def workers_ready() -> list[int]:  # a worker writes its log file once its initializer ran
             return [pid for pid in children(sweep.pid) if (logs / f"worker-{pid}.log").is_file()]
 
         assert wait_until(lambda: len(workers_ready()) == 2 or sweep.poll() is not None, 300)
         workers = workers_ready()
-        assert len(workers) == 2 and sweep.poll() is None, "the sweep ended before its workers started"
+        assert len(workers) == 2 and sweep.poll() is None, (
+            f"the sweep ended (exit {sweep.poll()}) before its workers started: {output.read_text()[-2000:]}")
         os.kill(sweep.pid, signal.SIGKILL)
         sweep.wait()
         wait_until(lambda: not any(running(pid) for pid in workers), 10)
